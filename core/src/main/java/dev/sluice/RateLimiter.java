@@ -1,0 +1,309 @@
+package dev.sluice;
+
+import dev.sluice.internal.GcraRateLimiter;
+import dev.sluice.internal.InMemoryRateLimitStore;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * A keyed rate limiter (per client IP, user, route) using the generic cell rate algorithm (GCRA):
+ * one theoretical arrival time per key, so every store — in memory, PostgreSQL, Redis — agrees
+ * exactly.
+ *
+ * <p>{@code limit(n, period)} allows {@code n} calls per {@code period} in steady state, spaced by
+ * the emission interval {@code period / n} (rounded up to a whole nanosecond, so the limit is never
+ * exceeded), with up to {@code burst} calls at once from a full bucket (default {@code n}). A call
+ * of cost {@code c} counts as {@code c} calls.
+ *
+ * <pre>{@code
+ * RateLimiter<String> perIp = RateLimiter.builder()
+ *     .name("chat")
+ *     .limit(5, Duration.ofMinutes(1))   // 5 per minute, burst 5
+ *     .maxKeys(100_000)
+ *     .build();
+ *
+ * RateLimitDecision d = perIp.tryAcquire(clientIp);
+ * if (!d.allowed()) {
+ *   response.setHeader("Retry-After", Long.toString(d.retryAfterSeconds()));
+ *   response.setStatus(429);
+ * }
+ * }</pre>
+ *
+ * <p><b>Memory.</b> The default in-memory store holds at most {@link Builder#maxKeys(long)} keys
+ * (default {@value Builder#DEFAULT_MAX_KEYS}) in a Caffeine cache, and drops a key once it has been
+ * idle long enough for its bucket to be full. A key evicted for space while it still owes time is
+ * remembered in a fixed table of "ghosts" (one slot per key of {@code maxKeys}, rounded up to a
+ * power of two; where two evicted keys share a slot, the one owing more time stays), and resumes
+ * from where it was when it comes back. A key whose ghost was displaced starts again with a full
+ * bucket — never more — so under a flood of more distinct keys than {@code maxKeys} the limiter can
+ * admit at most one extra burst per displaced key, and never blames one key for another's use.
+ * Size {@code maxKeys} above the number of keys active within one refill time.
+ *
+ * <p><b>Time.</b> Time comes from an injected monotonic {@link NanoClock}, never the wall clock.
+ * A clock that steps backwards only makes keys wait longer; it never grants extra calls.
+ *
+ * <p><b>Thread safety.</b> Instances are thread-safe and lock-free on the in-memory store.
+ *
+ * @param <K> the key type; keys must implement {@code equals} and {@code hashCode}
+ */
+public interface RateLimiter<K> {
+
+  /**
+   * Asks for one call.
+   *
+   * @param key the key to charge
+   * @return the decision, never null
+   * @throws NullPointerException if {@code key} is null
+   * @throws RateLimitStoreException if a shared store cannot answer
+   */
+  RateLimitDecision tryAcquire(K key);
+
+  /**
+   * Asks for a call that counts as {@code cost} calls.
+   *
+   * @param key the key to charge
+   * @param cost how many calls this one counts as, 1 to {@link #burst()}
+   * @return the decision, never null
+   * @throws NullPointerException if {@code key} is null
+   * @throws IllegalArgumentException if {@code cost} is below 1 or above the burst
+   * @throws RateLimitStoreException if a shared store cannot answer
+   */
+  RateLimitDecision tryAcquire(K key, int cost);
+
+  /**
+   * Asks for one call and answers only yes or no; on the in-memory store this allocates nothing.
+   * Use {@link #tryAcquire(Object)} when the response needs the figures.
+   *
+   * @param key the key to charge
+   * @return whether the call may proceed
+   * @throws NullPointerException if {@code key} is null
+   * @throws RateLimitStoreException if a shared store cannot answer
+   */
+  boolean tryAcquirePermit(K key);
+
+  /**
+   * Asks for one call and throws when refused.
+   *
+   * @param key the key to charge
+   * @return the allowing decision
+   * @throws RateLimitExceededException if the limit refuses, carrying the decision
+   * @throws NullPointerException if {@code key} is null
+   * @throws RateLimitStoreException if a shared store cannot answer
+   */
+  default RateLimitDecision acquireOrThrow(K key) {
+    RateLimitDecision decision = tryAcquire(key);
+    if (!decision.allowed()) {
+      throw new RateLimitExceededException(decision);
+    }
+    return decision;
+  }
+
+  /**
+   * The policy name given to the builder.
+   *
+   * @return the name used in headers, logs and health
+   */
+  String name();
+
+  /**
+   * Calls allowed per {@link #period()} in steady state.
+   *
+   * @return the configured limit
+   */
+  int limit();
+
+  /**
+   * The period of the limit.
+   *
+   * @return the configured period
+   */
+  Duration period();
+
+  /**
+   * Calls allowed at once from a full bucket.
+   *
+   * @return the burst
+   */
+  int burst();
+
+  /**
+   * The spacing between calls in steady state: {@code period / limit}, rounded up to a whole
+   * nanosecond.
+   *
+   * @return the emission interval
+   */
+  Duration emissionInterval();
+
+  /**
+   * Starts a builder.
+   *
+   * @return a new builder with defaults: name {@code "default"}, burst equal to the limit,
+   *     {@value Builder#DEFAULT_MAX_KEYS} keys, the system clock
+   */
+  static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Builds {@link RateLimiter}s. Each setter validates its argument at once; {@link #build()}
+   * checks the combination and copies the configuration, so a builder can be reused.
+   *
+   * <p>Not thread-safe.
+   */
+  final class Builder {
+    /** The default bound on keys held by the in-memory store. */
+    public static final long DEFAULT_MAX_KEYS = 100_000;
+
+    private String name = "default";
+    private int limit;
+    private Duration period;
+    private int burst;
+    private long maxKeys = DEFAULT_MAX_KEYS;
+    private NanoClock clock = NanoClock.system();
+
+    Builder() {}
+
+    /**
+     * Names the policy, as shown in {@code RateLimit-Policy} headers and health reports.
+     *
+     * @param name a non-blank name
+     * @return this builder
+     * @throws IllegalArgumentException if {@code name} is null or blank
+     */
+    public Builder name(String name) {
+      if (name == null || name.isBlank()) {
+        throw new IllegalArgumentException("name must be non-blank but was " + quote(name));
+      }
+      this.name = name;
+      return this;
+    }
+
+    /**
+     * Allows {@code calls} per {@code period}.
+     *
+     * @param calls calls per period, &gt; 0
+     * @param period the period, &gt; 0
+     * @return this builder
+     * @throws IllegalArgumentException if {@code calls} &lt;= 0 or {@code period} is null, zero,
+     *     negative or too long to count in nanoseconds
+     */
+    public Builder limit(int calls, Duration period) {
+      if (calls <= 0) {
+        throw new IllegalArgumentException("limit calls must be > 0 but was " + calls);
+      }
+      if (period == null || period.isZero() || period.isNegative()) {
+        throw new IllegalArgumentException("limit period must be > 0 but was " + period);
+      }
+      try {
+        period.toNanos();
+      } catch (ArithmeticException e) {
+        throw new IllegalArgumentException("limit period is too long: " + period, e);
+      }
+      this.limit = calls;
+      this.period = period;
+      return this;
+    }
+
+    /**
+     * Sets how many calls a full bucket allows at once. Defaults to the limit.
+     *
+     * @param burst calls at once, &gt;= 1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code burst} &lt; 1
+     */
+    public Builder burst(int burst) {
+      if (burst < 1) {
+        throw new IllegalArgumentException("burst must be >= 1 but was " + burst);
+      }
+      this.burst = burst;
+      return this;
+    }
+
+    /**
+     * Bounds the keys the in-memory store holds. Ignored when a store is given to
+     * {@link #build(RateLimitStore)}.
+     *
+     * @param maxKeys the bound, &gt;= 1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code maxKeys} &lt; 1 or above 2^30
+     */
+    public Builder maxKeys(long maxKeys) {
+      if (maxKeys < 1 || maxKeys > (1L << 30)) {
+        throw new IllegalArgumentException("maxKeys must be in [1, 2^30] but was " + maxKeys);
+      }
+      this.maxKeys = maxKeys;
+      return this;
+    }
+
+    /**
+     * Sets the clock of the in-memory store (tests pass a fake one). Ignored when a store is given
+     * to {@link #build(RateLimitStore)}: a shared store has its own clock.
+     *
+     * @param clock a monotonic clock
+     * @return this builder
+     * @throws NullPointerException if {@code clock} is null
+     */
+    public Builder clock(NanoClock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Builds a limiter over the in-memory store.
+     *
+     * @param <K> the key type
+     * @return a new limiter
+     * @throws IllegalStateException if {@link #limit(int, Duration)} was not called
+     * @throws IllegalArgumentException if burst times the emission interval overflows
+     */
+    public <K> RateLimiter<K> build() {
+      long[] timing = timing();
+      return new GcraRateLimiter<>(
+          name, limit, period, burst(), timing[0], timing[1],
+          new InMemoryRateLimitStore<K>(clock, maxKeys, timing[1]));
+    }
+
+    /**
+     * Builds a limiter over a given store, such as a shared PostgreSQL or Redis store.
+     *
+     * @param <K> the key type
+     * @param store the store
+     * @return a new limiter
+     * @throws NullPointerException if {@code store} is null
+     * @throws IllegalStateException if {@link #limit(int, Duration)} was not called
+     * @throws IllegalArgumentException if burst times the emission interval overflows
+     */
+    public <K> RateLimiter<K> build(RateLimitStore<K> store) {
+      Objects.requireNonNull(store, "store");
+      long[] timing = timing();
+      return new GcraRateLimiter<>(name, limit, period, burst(), timing[0], timing[1], store);
+    }
+
+    private int burst() {
+      return burst == 0 ? limit : burst;
+    }
+
+    /** Returns {emission interval, tolerance} in nanoseconds. */
+    private long[] timing() {
+      if (period == null) {
+        throw new IllegalStateException("limit(calls, period) must be set before build()");
+      }
+      long periodNanos = period.toNanos();
+      long interval = periodNanos / limit + (periodNanos % limit == 0 ? 0 : 1);
+      long tolerance;
+      try {
+        tolerance = Math.multiplyExact(interval, (long) burst());
+        // Leave headroom so now + tolerance + increment can never overflow a long.
+        Math.multiplyExact(tolerance, 4L);
+      } catch (ArithmeticException e) {
+        throw new IllegalArgumentException(
+            "burst " + burst() + " times the emission interval " + interval + " ns is too long", e);
+      }
+      return new long[] {interval, tolerance};
+    }
+
+    private static String quote(String s) {
+      return s == null ? "null" : "'" + s + "'";
+    }
+  }
+}

@@ -1,0 +1,134 @@
+package dev.sluice.internal;
+
+import dev.sluice.RateLimitDecision;
+import dev.sluice.RateLimitStore;
+import dev.sluice.RateLimiter;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * The GCRA limiter over any {@link RateLimitStore}. All arithmetic on times is by subtraction, so
+ * clocks with any origin work. Thread-safe: all state lives in the store.
+ *
+ * @param <K> the key type
+ */
+public final class GcraRateLimiter<K> implements RateLimiter<K> {
+  private final String name;
+  private final int limit;
+  private final Duration period;
+  private final long periodNanos;
+  private final int burst;
+  private final long interval;
+  private final long tolerance;
+  private final RateLimitStore<K> store;
+  /** The default store, called directly so the hot path allocates nothing; else null. */
+  private final InMemoryRateLimitStore<K> memory;
+
+  /**
+   * Creates a limiter; arguments were validated by the builder.
+   *
+   * @param name policy name
+   * @param limit calls per period
+   * @param period the period
+   * @param burst calls at once
+   * @param interval emission interval in nanoseconds
+   * @param tolerance burst times interval, in nanoseconds
+   * @param store the state store
+   */
+  public GcraRateLimiter(String name, int limit, Duration period, int burst, long interval,
+      long tolerance, RateLimitStore<K> store) {
+    this.name = name;
+    this.limit = limit;
+    this.period = period;
+    this.periodNanos = period.toNanos();
+    this.burst = burst;
+    this.interval = interval;
+    this.tolerance = tolerance;
+    this.store = store;
+    this.memory = store instanceof InMemoryRateLimitStore ? (InMemoryRateLimitStore<K>) store : null;
+  }
+
+  @Override
+  public RateLimitDecision tryAcquire(K key) {
+    return tryAcquire(key, 1);
+  }
+
+  @Override
+  public RateLimitDecision tryAcquire(K key, int cost) {
+    Objects.requireNonNull(key, "key");
+    if (cost < 1 || cost > burst) {
+      throw new IllegalArgumentException(
+          "cost must be in [1, burst=" + burst + "] but was " + cost);
+    }
+    long increment = cost * interval;
+    if (memory != null) {
+      return memory.acquire(key, increment, tolerance, this);
+    }
+    RateLimitStore.Outcome outcome = store.acquire(key, increment, tolerance);
+    return decision(outcome.allowed(), outcome.tatNanos(), outcome.nowNanos(), increment);
+  }
+
+  @Override
+  public boolean tryAcquirePermit(K key) {
+    Objects.requireNonNull(key, "key");
+    if (memory != null) {
+      return memory.tryAcquire(key, interval, tolerance);
+    }
+    return store.acquire(key, interval, tolerance).allowed();
+  }
+
+  /**
+   * Turns one store step into a decision.
+   *
+   * @param allowed whether the step was allowed
+   * @param tat the TAT after the step
+   * @param now the time of the step
+   * @param increment the step's increment
+   * @return the decision
+   */
+  RateLimitDecision decision(boolean allowed, long tat, long now, long increment) {
+    long owed = Math.max(0, tat - now);
+    long remaining = Math.max(0, tolerance - owed) / interval;
+    long retryAfter = allowed ? 0 : Math.max(1, tat + increment - tolerance - now);
+    return new RateLimitDecision(allowed, limit, remaining, retryAfter, owed, periodNanos, name);
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public int limit() {
+    return limit;
+  }
+
+  @Override
+  public Duration period() {
+    return period;
+  }
+
+  @Override
+  public int burst() {
+    return burst;
+  }
+
+  @Override
+  public Duration emissionInterval() {
+    return Duration.ofNanos(interval);
+  }
+
+  /**
+   * The store behind this limiter.
+   *
+   * @return the store
+   */
+  public RateLimitStore<K> store() {
+    return store;
+  }
+
+  @Override
+  public String toString() {
+    return "RateLimiter[" + name + ": " + limit + " per " + period + ", burst " + burst + "]";
+  }
+}

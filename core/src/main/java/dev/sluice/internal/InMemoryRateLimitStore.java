@@ -1,0 +1,179 @@
+package dev.sluice.internal;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.RemovalCause;
+import dev.sluice.NanoClock;
+import dev.sluice.RateLimitDecision;
+import dev.sluice.RateLimitStore;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+
+/**
+ * The default {@link RateLimitStore}: one {@link AtomicLong} TAT per key in a bounded Caffeine
+ * cache, updated by compare-and-set so a decision takes no lock.
+ *
+ * <p>An entry expires once it has not been touched for the tolerance (its bucket is then full, so
+ * nothing is lost). An entry evicted for space while still owing time is first <em>retired</em>
+ * (its cell set to {@link #RETIRED}, so a racing CAS on it fails and retries on a fresh cell) and
+ * then written to {@link #ghosts}, a fixed table of (key, TAT) slots indexed by hash. A slot keeps
+ * whichever of its occupant and the newcomer owes more time, so the keys remembered are the ones
+ * that pushed hardest. A missing key whose ghost is found resumes from its TAT; one whose ghost
+ * was displaced starts with a full bucket, never more. Ghosts match by {@code equals}, so one key
+ * never inherits another's debt.
+ *
+ * <p>Thread-safe.
+ *
+ * @param <K> the key type
+ */
+public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
+  /** Marks a cell whose entry was evicted; never a real TAT in practice. */
+  static final long RETIRED = Long.MIN_VALUE;
+
+  private final NanoClock clock;
+  private final Cache<K, AtomicLong> cells;
+  private final AtomicReferenceArray<Ghost<K>> ghosts;
+  private final int ghostMask;
+
+  /**
+   * Creates a store.
+   *
+   * @param clock the time source
+   * @param maxKeys the most keys held at once
+   * @param idleExpiryNanos how long after its last use an entry is certainly full again
+   */
+  public InMemoryRateLimitStore(NanoClock clock, long maxKeys, long idleExpiryNanos) {
+    this.clock = clock;
+    int slots = Integer.highestOneBit((int) Math.max(64, Math.min(1L << 30, maxKeys)) - 1) << 1;
+    this.ghosts = new AtomicReferenceArray<>(slots);
+    this.ghostMask = slots - 1;
+    this.cells = Caffeine.newBuilder()
+        .maximumSize(maxKeys)
+        .expireAfterAccess(Duration.ofNanos(idleExpiryNanos))
+        .ticker(clock::nanoTime)
+        // Maintenance on the calling threads keeps the bound exact and needs no pool.
+        .executor(Runnable::run)
+        .evictionListener((K key, AtomicLong cell, RemovalCause cause) -> retire(key, cell))
+        .build();
+  }
+
+  @Override
+  public Outcome acquire(K key, long incrementNanos, long toleranceNanos) {
+    while (true) {
+      AtomicLong cell = cell(key);
+      long now = clock.nanoTime();
+      long stored = cell.get();
+      if (stored == RETIRED) {
+        Thread.onSpinWait();
+        continue;
+      }
+      long tat = stored - now > 0 ? stored : now;
+      long newTat = tat + incrementNanos;
+      if (newTat - now > toleranceNanos) {
+        return new Outcome(false, tat, now);
+      }
+      if (cell.compareAndSet(stored, newTat)) {
+        return new Outcome(true, newTat, now);
+      }
+    }
+  }
+
+  /** Same step as {@link #acquire}, building the decision without an intermediate object. */
+  RateLimitDecision acquire(K key, long increment, long tolerance, GcraRateLimiter<K> limiter) {
+    while (true) {
+      AtomicLong cell = cell(key);
+      long now = clock.nanoTime();
+      long stored = cell.get();
+      if (stored == RETIRED) {
+        Thread.onSpinWait();
+        continue;
+      }
+      long tat = stored - now > 0 ? stored : now;
+      long newTat = tat + increment;
+      if (newTat - now > tolerance) {
+        return limiter.decision(false, tat, now, increment);
+      }
+      if (cell.compareAndSet(stored, newTat)) {
+        return limiter.decision(true, newTat, now, increment);
+      }
+    }
+  }
+
+  /** Same step as {@link #acquire}, answering only whether it was allowed. */
+  boolean tryAcquire(K key, long increment, long tolerance) {
+    while (true) {
+      AtomicLong cell = cell(key);
+      long now = clock.nanoTime();
+      long stored = cell.get();
+      if (stored == RETIRED) {
+        Thread.onSpinWait();
+        continue;
+      }
+      long tat = stored - now > 0 ? stored : now;
+      long newTat = tat + increment;
+      if (newTat - now > tolerance) {
+        return false;
+      }
+      if (cell.compareAndSet(stored, newTat)) {
+        return true;
+      }
+    }
+  }
+
+  private AtomicLong cell(K key) {
+    AtomicLong cell = cells.getIfPresent(key);
+    return cell != null ? cell : cells.get(key, this::newCell);
+  }
+
+  private AtomicLong newCell(K key) {
+    long now = clock.nanoTime();
+    int slot = spread(key.hashCode()) & ghostMask;
+    Ghost<K> ghost = ghosts.get(slot);
+    if (ghost != null && ghost.key.equals(key) && ghosts.compareAndSet(slot, ghost, null)) {
+      return new AtomicLong(ghost.tat - now > 0 ? ghost.tat : now);
+    }
+    return new AtomicLong(now);
+  }
+
+  private void retire(K key, AtomicLong cell) {
+    if (cell == null) {
+      return;
+    }
+    long tat = cell.getAndSet(RETIRED);
+    long now = clock.nanoTime();
+    if (tat == RETIRED || tat - now <= 0) {
+      return; // full bucket: nothing to remember
+    }
+    int slot = spread(key.hashCode()) & ghostMask;
+    Ghost<K> ghost = new Ghost<>(key, tat);
+    while (true) {
+      Ghost<K> current = ghosts.get(slot);
+      if (current != null && current.tat - tat > 0 && !current.key.equals(key)) {
+        return; // the occupant owes more: keep it
+      }
+      if (ghosts.compareAndSet(slot, current, ghost)) {
+        return;
+      }
+    }
+  }
+
+  /** An evicted key that still owed time. */
+  private record Ghost<K>(K key, long tat) {}
+
+  private static int spread(int h) {
+    h ^= h >>> 16;
+    h *= 0x45d9f3b;
+    return h ^ (h >>> 16);
+  }
+
+  /**
+   * Keys currently held, after pending maintenance.
+   *
+   * @return the number of entries
+   */
+  public long size() {
+    cells.cleanUp();
+    return cells.estimatedSize();
+  }
+}
