@@ -1,0 +1,24 @@
+package dev.sluice.servlet;
+
+/**
+ * Counts of what a {@link SluiceFilter} did, per rule or in total, since it started.
+ *
+ * <p>Immutable and thread-safe.
+ *
+ * @param admitted requests passed to the application
+ * @param rateLimited requests answered 429 {@code rate_limited}
+ * @param quotaExceeded requests answered 429 {@code quota_exceeded}
+ * @param shed requests answered 503 {@code overloaded} by the queue (full, timed out, drained)
+ * @param storeFailures decisions a shared store could not make (each followed the rule's
+ *     fail-open or fail-closed choice)
+ * @param shadowRefusals requests a shadow rule would have refused but let through
+ * @param abandoned queued requests whose client went away before they were admitted
+ */
+public record FilterStats(
+    long admitted,
+    long rateLimited,
+    long quotaExceeded,
+    long shed,
+    long storeFailures,
+    long shadowRefusals,
+    long abandoned) {}
