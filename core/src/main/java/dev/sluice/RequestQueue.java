@@ -1,0 +1,597 @@
+package dev.sluice;
+
+import dev.sluice.internal.DefaultRequestQueue;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Admission control for one service instance: at most {@code maxConcurrent} permits at once, at
+ * most {@code maxConcurrentPerKey} per key (user, tenant, IP), and a bounded, prioritised wait
+ * queue with a timeout. A caller holds a {@link Permit} while its work runs and closes it after.
+ *
+ * <pre>{@code
+ * RequestQueue<String> queue = RequestQueue.builder()
+ *     .name("chat-service")
+ *     .maxConcurrent(20)
+ *     .maxConcurrentPerKey(2)
+ *     .maxQueued(200)
+ *     .priorities("chat", "research", "export")   // highest first
+ *     .timeout(Duration.ofSeconds(60))
+ *     .build();
+ *
+ * try (RequestQueue.Permit permit = queue.acquire(userId, "chat")) {
+ *   return answer(question);
+ * } catch (QueueRejectedException e) {
+ *   return serviceUnavailable(e.retryAfterSeconds());
+ * }
+ *
+ * // Or without holding a thread while waiting:
+ * queue.acquireAsync(userId, "export").thenAccept(permit -> runExport(permit));
+ * }</pre>
+ *
+ * <p><b>Admission order.</b> A permit that frees goes to a waiter of the highest priority class
+ * that has a waiter whose key is below its per-key cap. Waiters whose key is at its cap are not
+ * considered, so a busy key never holds up other keys (no head-of-line blocking).
+ *
+ * <p><b>Fairness rule.</b> Within one priority class, <em>keys take turns</em> (round robin) and
+ * each key's own waiters go oldest first. A key joins the end of the turn order when its first
+ * waiter arrives, and goes back to the end after each admission. A key that reaches its per-key
+ * cap leaves the turn order, and rejoins at the end when one of its permits is released. So a key
+ * with 100 waiters and a key with one waiter alternate: the single waiter is admitted after at
+ * most one admission of the busy key. Across priority classes the order is strict: a lower class
+ * is served only when no higher class has an eligible waiter.
+ *
+ * <p><b>No leaked permits.</b> All counts and the wait queues change under one short lock, which
+ * also checks and takes a permit in the same step (no check-then-act). Each waiter moves exactly
+ * once, under that lock, from waiting to granted or to removed; a timeout, a cancel, an interrupt,
+ * a {@link #drain()} and a {@link #close()} can only remove a waiter that is still waiting. A
+ * granted permit is then delivered with {@link CompletableFuture#complete}; if the future was
+ * completed first by anyone else (cancelled, {@code orTimeout}, a user's {@code complete}), that
+ * call fails and the permit is released at once, which hands it to the next waiter. A timed-out
+ * waiter therefore can never swallow a later release (failsafe-lib/failsafe#393), and in-flight
+ * work never exceeds a cap (Netflix/concurrency-limits#233). {@link Permit#close()} releases at
+ * most once, however often it is called.
+ *
+ * <p><b>Threads.</b> Waiting holds no thread in {@link #acquireAsync(Object, String)}. Futures are
+ * completed on the thread that freed the permit or ended the wait: a caller closing its permit,
+ * the {@link TimeoutScheduler}'s thread, or the caller of {@link #drain()} or {@link #close()}.
+ * Attach slow continuations with the {@code ...Async} methods and your own executor.
+ *
+ * <p><b>Accounting.</b> Every attempt ends exactly once as admitted, rejected for one
+ * {@link QueueRejectedException.Reason}, or cancelled by its caller (a cancelled future, an
+ * interrupted {@link #acquire}); {@link #stats()} counts each.
+ *
+ * <p><b>Thread safety.</b> Instances are thread-safe.
+ *
+ * @param <K> the key type; keys must implement {@code equals} and {@code hashCode}
+ */
+public interface RequestQueue<K> extends AutoCloseable {
+
+  /**
+   * Takes a permit if one is free for this key right now; never waits and never queues.
+   *
+   * @param key the key to charge
+   * @param priority a priority class declared on the builder
+   * @return the permit, or empty if none is free (counted as {@code QUEUE_FULL}) or the queue is
+   *     closed (counted as {@code SHUT_DOWN}); use {@link #tryAcquireOrThrow} for the figures
+   * @throws NullPointerException if {@code key} or {@code priority} is null
+   * @throws IllegalArgumentException if {@code priority} is not a declared class
+   */
+  Optional<Permit> tryAcquire(K key, String priority);
+
+  /**
+   * Takes a permit if one is free for this key right now, otherwise throws at once.
+   *
+   * @param key the key to charge
+   * @param priority a priority class declared on the builder
+   * @return the permit
+   * @throws QueueRejectedException with {@code QUEUE_FULL} if no permit is free, or
+   *     {@code SHUT_DOWN} if the queue is closed
+   * @throws NullPointerException if {@code key} or {@code priority} is null
+   * @throws IllegalArgumentException if {@code priority} is not a declared class
+   */
+  Permit tryAcquireOrThrow(K key, String priority);
+
+  /**
+   * Takes a permit, waiting up to the configured timeout.
+   *
+   * @param key the key to charge
+   * @param priority a priority class declared on the builder
+   * @return the permit; close it when the work is done
+   * @throws QueueRejectedException if the queue is full, the wait timed out, or the queue was
+   *     drained or closed
+   * @throws InterruptedException if the thread is interrupted while waiting; the attempt is then
+   *     cancelled and holds no permit
+   * @throws NullPointerException if {@code key} or {@code priority} is null
+   * @throws IllegalArgumentException if {@code priority} is not a declared class
+   */
+  Permit acquire(K key, String priority) throws InterruptedException;
+
+  /**
+   * Takes a permit, waiting up to {@code timeout}. The wait ends by the queue's
+   * {@link TimeoutScheduler}, so a fake clock can time it out.
+   *
+   * @param key the key to charge
+   * @param priority a priority class declared on the builder
+   * @param timeout the longest wait, &gt; 0
+   * @return the permit; close it when the work is done
+   * @throws QueueRejectedException if the queue is full, the wait timed out, or the queue was
+   *     drained or closed
+   * @throws InterruptedException if the thread is interrupted while waiting; the attempt is then
+   *     cancelled and holds no permit
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code priority} is not a declared class or
+   *     {@code timeout} is not positive
+   */
+  Permit acquire(K key, String priority, Duration timeout) throws InterruptedException;
+
+  /**
+   * Asks for a permit without holding a thread while waiting, up to the configured timeout.
+   *
+   * @param key the key to charge
+   * @param priority a priority class declared on the builder
+   * @return a future completed with the permit, or exceptionally with a
+   *     {@link QueueRejectedException}; {@code cancel} on it withdraws the attempt (if
+   *     {@code cancel} returns false the future already holds a permit, which the caller must
+   *     close). {@code obtrudeValue} and {@code obtrudeException} are not supported.
+   * @throws NullPointerException if {@code key} or {@code priority} is null
+   * @throws IllegalArgumentException if {@code priority} is not a declared class
+   */
+  CompletableFuture<Permit> acquireAsync(K key, String priority);
+
+  /**
+   * Asks for a permit without holding a thread while waiting, up to {@code timeout}.
+   *
+   * @param key the key to charge
+   * @param priority a priority class declared on the builder
+   * @param timeout the longest wait, &gt; 0
+   * @return as {@link #acquireAsync(Object, String)}
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code priority} is not a declared class or
+   *     {@code timeout} is not positive
+   */
+  CompletableFuture<Permit> acquireAsync(K key, String priority, Duration timeout);
+
+  /**
+   * Runs {@code task} holding a permit (waiting up to the configured timeout), and releases the
+   * permit when it returns or throws.
+   *
+   * @param <T> the task's result type
+   * @param key the key to charge
+   * @param priority a priority class declared on the builder
+   * @param task the work to run
+   * @return what {@code task} returned
+   * @throws QueueRejectedException if no permit was obtained
+   * @throws InterruptedException if interrupted while waiting
+   * @throws Exception whatever {@code task} threw
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if {@code priority} is not a declared class
+   */
+  default <T> T call(K key, String priority, Callable<T> task) throws Exception {
+    Objects.requireNonNull(task, "task");
+    Permit permit = acquire(key, priority);
+    try {
+      return task.call();
+    } finally {
+      permit.close();
+    }
+  }
+
+  /**
+   * A snapshot of the queue's figures, taken atomically.
+   *
+   * @return the snapshot
+   */
+  Stats<K> stats();
+
+  /**
+   * Turns queueing off or on at run time (the rollback switch). While bypassed every attempt is
+   * admitted at once, ignoring the caps, and turning bypass on admits every current waiter.
+   * Permits taken while bypassed still count as active, so when bypass is turned off new
+   * attempts wait until the counts are back under the caps.
+   *
+   * @param bypassed whether to bypass the caps
+   */
+  void bypass(boolean bypassed);
+
+  /**
+   * Whether the caps are bypassed.
+   *
+   * @return the current switch
+   */
+  boolean isBypassed();
+
+  /**
+   * Fails every current waiter with {@link QueueRejectedException.Reason#DRAINED} (the operator's
+   * "reset queue" action). Running permits are not touched and the queue stays open.
+   *
+   * @return how many waiters were failed
+   */
+  int drain();
+
+  /**
+   * Closes the queue: fails every waiter with {@link QueueRejectedException.Reason#SHUT_DOWN} and
+   * refuses later attempts with it. Running permits can still be closed. Idempotent.
+   */
+  @Override
+  void close();
+
+  /**
+   * Whether {@link #close()} was called.
+   *
+   * @return true once closed
+   */
+  boolean isClosed();
+
+  /**
+   * The name given to the builder.
+   *
+   * @return the queue's name, used in messages and health reports
+   */
+  String name();
+
+  /**
+   * The priority classes, highest first.
+   *
+   * @return an immutable list of the class names
+   */
+  List<String> priorities();
+
+  /**
+   * Starts a builder.
+   *
+   * @return a builder with defaults: name {@code "default"}, one priority class
+   *     {@code "default"}, per-key cap equal to the global cap, {@value Builder#DEFAULT_MAX_QUEUED}
+   *     queued, per-key queue equal to the global queue, 60 s timeout, 1 s retry-after, the
+   *     system clock and {@link TimeoutScheduler#system()}
+   */
+  static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * The right to run one piece of work; close it when the work is done. Closing again does
+   * nothing. Thread-safe: any thread may close it, once or many times.
+   */
+  interface Permit extends AutoCloseable {
+    /**
+     * The priority class the permit was taken in.
+     *
+     * @return the class name
+     */
+    String priority();
+
+    /** Releases the permit, handing it to the next eligible waiter. Idempotent. */
+    @Override
+    void close();
+  }
+
+  /**
+   * A consistent snapshot of a queue's figures. Immutable and thread-safe.
+   *
+   * @param <K> the key type
+   * @param active permits held now, over all keys
+   * @param activeByKey permits held now, per key (only keys holding at least one)
+   * @param queued attempts waiting now
+   * @param queuedByPriority attempts waiting now, per priority class, in priority order
+   * @param admitted attempts that got a permit, since the queue was built
+   * @param rejectedByReason attempts refused or given up, by reason, every reason present
+   * @param cancelled attempts withdrawn by their caller (future cancelled or completed by the
+   *     caller, blocking acquire interrupted)
+   * @param longestWait how long the oldest current waiter has waited ({@link Duration#ZERO} if
+   *     none)
+   * @param bypassed whether the caps are bypassed
+   * @param closed whether the queue is closed
+   */
+  record Stats<K>(
+      int active,
+      Map<K, Integer> activeByKey,
+      int queued,
+      Map<String, Integer> queuedByPriority,
+      long admitted,
+      Map<QueueRejectedException.Reason, Long> rejectedByReason,
+      long cancelled,
+      Duration longestWait,
+      boolean bypassed,
+      boolean closed) {
+
+    /**
+     * Copies the maps so the snapshot is immutable.
+     *
+     * @throws NullPointerException if a map or {@code longestWait} is null
+     */
+    public Stats {
+      activeByKey = Collections.unmodifiableMap(new HashMap<>(activeByKey));
+      queuedByPriority = Collections.unmodifiableMap(new LinkedHashMap<>(queuedByPriority));
+      EnumMap<QueueRejectedException.Reason, Long> rejected =
+          new EnumMap<>(QueueRejectedException.Reason.class);
+      for (QueueRejectedException.Reason r : QueueRejectedException.Reason.values()) {
+        rejected.put(r, rejectedByReason.getOrDefault(r, 0L));
+      }
+      rejectedByReason = Collections.unmodifiableMap(rejected);
+      Objects.requireNonNull(longestWait, "longestWait");
+    }
+
+    /**
+     * Attempts rejected for one reason.
+     *
+     * @param reason the reason
+     * @return the count
+     */
+    public long rejected(QueueRejectedException.Reason reason) {
+      return rejectedByReason.get(reason);
+    }
+
+    /**
+     * Attempts rejected for any reason.
+     *
+     * @return the total of {@link #rejectedByReason()}
+     */
+    public long rejected() {
+      long sum = 0;
+      for (long n : rejectedByReason.values()) {
+        sum += n;
+      }
+      return sum;
+    }
+
+    /**
+     * Attempts that waited their whole timeout.
+     *
+     * @return the {@code TIMED_OUT} count
+     */
+    public long timedOut() {
+      return rejected(QueueRejectedException.Reason.TIMED_OUT);
+    }
+
+    /**
+     * Every attempt that has ended: admitted, rejected or cancelled.
+     *
+     * @return the total
+     */
+    public long completed() {
+      return admitted + rejected() + cancelled;
+    }
+  }
+
+  /**
+   * Builds {@link RequestQueue}s. Each setter validates its argument at once; {@link #build()}
+   * checks the combination and copies the configuration, so a builder can be reused.
+   *
+   * <p>Not thread-safe.
+   */
+  final class Builder {
+    /** The default bound on waiters. */
+    public static final int DEFAULT_MAX_QUEUED = 1_000;
+
+    private String name = "default";
+    private int maxConcurrent;
+    private int maxConcurrentPerKey;
+    private int maxQueued = DEFAULT_MAX_QUEUED;
+    private int maxQueuedPerKey = -1;
+    private Duration timeout = Duration.ofSeconds(60);
+    private Duration retryAfter = Duration.ofSeconds(1);
+    private List<String> priorities = List.of("default");
+    private NanoClock clock = NanoClock.system();
+    private TimeoutScheduler scheduler = TimeoutScheduler.system();
+
+    Builder() {}
+
+    /**
+     * Names the queue, as shown in messages and health reports.
+     *
+     * @param name a non-blank name
+     * @return this builder
+     * @throws IllegalArgumentException if {@code name} is null or blank
+     */
+    public Builder name(String name) {
+      if (name == null || name.isBlank()) {
+        throw new IllegalArgumentException("name must be non-blank but was "
+            + (name == null ? "null" : "'" + name + "'"));
+      }
+      this.name = name;
+      return this;
+    }
+
+    /**
+     * Sets the global cap on permits held at once. Required.
+     *
+     * @param maxConcurrent the cap, &gt;= 1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code maxConcurrent} &lt; 1
+     */
+    public Builder maxConcurrent(int maxConcurrent) {
+      if (maxConcurrent < 1) {
+        throw new IllegalArgumentException("maxConcurrent must be >= 1 but was " + maxConcurrent);
+      }
+      this.maxConcurrent = maxConcurrent;
+      return this;
+    }
+
+    /**
+     * Sets the cap on permits one key holds at once. Defaults to {@code maxConcurrent}.
+     *
+     * @param maxConcurrentPerKey the cap, &gt;= 1 and at most {@code maxConcurrent}
+     * @return this builder
+     * @throws IllegalArgumentException if {@code maxConcurrentPerKey} &lt; 1
+     */
+    public Builder maxConcurrentPerKey(int maxConcurrentPerKey) {
+      if (maxConcurrentPerKey < 1) {
+        throw new IllegalArgumentException(
+            "maxConcurrentPerKey must be >= 1 but was " + maxConcurrentPerKey);
+      }
+      this.maxConcurrentPerKey = maxConcurrentPerKey;
+      return this;
+    }
+
+    /**
+     * Bounds the attempts waiting at once; beyond it attempts are refused with
+     * {@code QUEUE_FULL}. Defaults to {@value #DEFAULT_MAX_QUEUED}. Zero means never wait.
+     *
+     * @param maxQueued the bound, &gt;= 0
+     * @return this builder
+     * @throws IllegalArgumentException if {@code maxQueued} &lt; 0
+     */
+    public Builder maxQueued(int maxQueued) {
+      if (maxQueued < 0) {
+        throw new IllegalArgumentException("maxQueued must be >= 0 but was " + maxQueued);
+      }
+      this.maxQueued = maxQueued;
+      return this;
+    }
+
+    /**
+     * Bounds the attempts one key has waiting at once. Defaults to {@code maxQueued}.
+     *
+     * @param maxQueuedPerKey the bound, &gt;= 0 and at most {@code maxQueued}
+     * @return this builder
+     * @throws IllegalArgumentException if {@code maxQueuedPerKey} &lt; 0
+     */
+    public Builder maxQueuedPerKey(int maxQueuedPerKey) {
+      if (maxQueuedPerKey < 0) {
+        throw new IllegalArgumentException(
+            "maxQueuedPerKey must be >= 0 but was " + maxQueuedPerKey);
+      }
+      this.maxQueuedPerKey = maxQueuedPerKey;
+      return this;
+    }
+
+    /**
+     * Sets the default longest wait of {@code acquire} and {@code acquireAsync}. Defaults to 60 s.
+     *
+     * @param timeout the wait, &gt; 0
+     * @return this builder
+     * @throws IllegalArgumentException if {@code timeout} is null, zero, negative or too long to
+     *     count in nanoseconds
+     */
+    public Builder timeout(Duration timeout) {
+      this.timeout = positive("timeout", timeout);
+      return this;
+    }
+
+    /**
+     * Sets the retry-after suggested in rejections. Defaults to 1 s.
+     *
+     * @param retryAfter the suggested delay, &gt;= 0
+     * @return this builder
+     * @throws IllegalArgumentException if {@code retryAfter} is null, negative or too long to
+     *     count in nanoseconds
+     */
+    public Builder retryAfter(Duration retryAfter) {
+      if (retryAfter == null || retryAfter.isNegative()) {
+        throw new IllegalArgumentException("retryAfter must be >= 0 but was " + retryAfter);
+      }
+      nanos("retryAfter", retryAfter);
+      this.retryAfter = retryAfter;
+      return this;
+    }
+
+    /**
+     * Declares the priority classes, highest first, e.g. {@code "chat", "research", "export"}.
+     * Defaults to one class, {@code "default"}.
+     *
+     * @param names the distinct, non-blank class names, at least one
+     * @return this builder
+     * @throws IllegalArgumentException if no name is given, or a name is null, blank or repeated
+     */
+    public Builder priorities(String... names) {
+      if (names == null || names.length == 0) {
+        throw new IllegalArgumentException("priorities must name at least one class");
+      }
+      List<String> list = new ArrayList<>(names.length);
+      HashSet<String> seen = new HashSet<>();
+      for (String n : names) {
+        if (n == null || n.isBlank()) {
+          throw new IllegalArgumentException("priorities must be non-blank but one was "
+              + (n == null ? "null" : "'" + n + "'"));
+        }
+        if (!seen.add(n)) {
+          throw new IllegalArgumentException("priorities must be distinct but '" + n
+              + "' is repeated");
+        }
+        list.add(n);
+      }
+      this.priorities = List.copyOf(list);
+      return this;
+    }
+
+    /**
+     * Sets the clock used to measure waits (tests pass a fake one, with a matching scheduler).
+     *
+     * @param clock a monotonic clock
+     * @return this builder
+     * @throws NullPointerException if {@code clock} is null
+     */
+    public Builder clock(NanoClock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Sets the scheduler that ends waits at their deadline. Defaults to
+     * {@link TimeoutScheduler#system()}.
+     *
+     * @param scheduler the scheduler
+     * @return this builder
+     * @throws NullPointerException if {@code scheduler} is null
+     */
+    public Builder scheduler(TimeoutScheduler scheduler) {
+      this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
+      return this;
+    }
+
+    /**
+     * Builds a queue.
+     *
+     * @param <K> the key type
+     * @return a new, open queue
+     * @throws IllegalStateException if {@link #maxConcurrent(int)} was not called
+     * @throws IllegalArgumentException if {@code maxConcurrentPerKey} exceeds
+     *     {@code maxConcurrent}, or {@code maxQueuedPerKey} exceeds {@code maxQueued}
+     */
+    public <K> RequestQueue<K> build() {
+      if (maxConcurrent == 0) {
+        throw new IllegalStateException("maxConcurrent must be set before build()");
+      }
+      int perKey = maxConcurrentPerKey == 0 ? maxConcurrent : maxConcurrentPerKey;
+      if (perKey > maxConcurrent) {
+        throw new IllegalArgumentException("maxConcurrentPerKey (" + perKey
+            + ") must not exceed maxConcurrent (" + maxConcurrent + ")");
+      }
+      int queuedPerKey = maxQueuedPerKey < 0 ? maxQueued : maxQueuedPerKey;
+      if (queuedPerKey > maxQueued) {
+        throw new IllegalArgumentException("maxQueuedPerKey (" + queuedPerKey
+            + ") must not exceed maxQueued (" + maxQueued + ")");
+      }
+      return new DefaultRequestQueue<>(name, maxConcurrent, perKey, maxQueued, queuedPerKey,
+          timeout.toNanos(), retryAfter.toNanos(), priorities, clock, scheduler);
+    }
+
+    private static Duration positive(String what, Duration d) {
+      if (d == null || d.isZero() || d.isNegative()) {
+        throw new IllegalArgumentException(what + " must be > 0 but was " + d);
+      }
+      nanos(what, d);
+      return d;
+    }
+
+    private static long nanos(String what, Duration d) {
+      try {
+        return d.toNanos();
+      } catch (ArithmeticException e) {
+        throw new IllegalArgumentException(what + " is too long: " + d, e);
+      }
+    }
+  }
+}
