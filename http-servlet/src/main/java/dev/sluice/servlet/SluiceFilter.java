@@ -1,16 +1,23 @@
 package dev.sluice.servlet;
 
 import dev.sluice.NanoClock;
+import dev.sluice.QueueRejectedException;
 import dev.sluice.QuotaDecision;
 import dev.sluice.QuotaGate;
 import dev.sluice.QuotaStoreException;
 import dev.sluice.RateLimitDecision;
 import dev.sluice.RateLimitStoreException;
 import dev.sluice.RateLimiter;
+import dev.sluice.RequestQueue;
+import dev.sluice.servlet.internal.BufferedBodyRequest;
 import dev.sluice.servlet.internal.ErrorResponses;
 import dev.sluice.servlet.internal.Json;
 import dev.sluice.servlet.internal.RuleCounters;
 import dev.sluice.servlet.internal.ThrottledLog;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.AsyncEvent;
+import jakarta.servlet.AsyncListener;
+import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
@@ -20,18 +27,25 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The servlet filter that applies Sluice's layers to matching routes, in this order, outermost
- * first: per-client-IP limit, per-user limit, quota, then the handler.
+ * first: per-client-IP limit, per-user limit, quota, queue, then the handler.
  *
  * <ul>
  *   <li>A refused limit answers 429 with {@code Retry-After} (whole seconds, rounded up), the IETF
@@ -44,8 +58,22 @@ import org.slf4j.LoggerFactory;
  *   <li>A shared store that fails follows the rule's fail-open or fail-closed choice (closed
  *       answers 503 {@code "error":"unavailable"}); it is logged at most once per interval and
  *       counted in {@link #stats()}.
- *   <li>A shadow rule computes, counts and logs its decisions but refuses nothing.
+ *   <li>A queued rule takes a {@link RequestQueue} permit for the user (or, for anonymous
+ *       requests, the client address) in the rule's priority class. When none is free the request
+ *       waits in servlet async mode, holding no container thread, and is dispatched again when
+ *       its permit arrives. Queue full, wait timed out or queue drained answers 503 with
+ *       {@code Retry-After} and {@code {"error":"overloaded",…}}. A client that goes away while
+ *       waiting gives its place back ({@code AsyncListener}, plus the {@link DisconnectWatcher}).
+ *       The permit is released exactly once, when the handler returns, or when an asynchronous
+ *       handler completes, errs or times out. Register the filter for the {@code REQUEST} and
+ *       {@code ASYNC} dispatcher types.
+ *   <li>A shadow rule computes, counts and logs its limit and quota decisions but refuses
+ *       nothing; it does not queue.
  * </ul>
+ *
+ * <p>Before a request waits, its body (when its length is known and at most
+ * {@link Builder#maxBufferedBody(int)} bytes) is read into memory, so the connection can be
+ * watched for a departing client; the handler reads the buffered copy as usual.
  *
  * <p>Error bodies are JSON, valid whatever a message contains, and carry
  * {@code Cache-Control: no-store}. Client mistakes and refusals are never logged at ERROR.
@@ -70,6 +98,8 @@ public final class SluiceFilter implements Filter {
   public static final String REQUEST_ID_ATTRIBUTE = "dev.sluice.requestId";
   /** The request attribute holding the {@link QuotaDecision} of an admitted request. */
   public static final String QUOTA_ATTRIBUTE = "dev.sluice.quota";
+  /** Marks a request re-dispatched after waiting; holds its {@link Admission}. */
+  private static final String ADMISSION_ATTRIBUTE = "dev.sluice.admission";
 
   private static final Logger LOG = LoggerFactory.getLogger(SluiceFilter.class);
 
@@ -78,6 +108,9 @@ public final class SluiceFilter implements Filter {
   private final ClientAddressResolver addresses;
   private final UserKeyResolver users;
   private final QuotaGate quotaGate;
+  private final RequestQueue<String> queue;
+  private final DisconnectWatcher watcher;
+  private final int maxBufferedBody;
   private final boolean headersOnAdmitted;
   private final ThrottledLog storeFailureLog;
   private final ThrottledLog shadowLog;
@@ -92,6 +125,9 @@ public final class SluiceFilter implements Filter {
     this.addresses = b.addresses;
     this.users = b.users;
     this.quotaGate = b.quotaGate;
+    this.queue = b.queue;
+    this.watcher = b.watcher;
+    this.maxBufferedBody = b.maxBufferedBody;
     this.headersOnAdmitted = b.headersOnAdmitted;
     this.storeFailureLog = new ThrottledLog(LOG, b.clock, b.logInterval.toNanos());
     this.shadowLog = new ThrottledLog(LOG, b.clock, b.logInterval.toNanos());
@@ -115,6 +151,16 @@ public final class SluiceFilter implements Filter {
       chain.doFilter(req, res);
       return;
     }
+    if (request.getDispatcherType() == DispatcherType.ASYNC
+        && request.getAttribute(ADMISSION_ATTRIBUTE) instanceof Admission admission) {
+      request.removeAttribute(ADMISSION_ATTRIBUTE);
+      admission.run(request, response, chain);
+      return;
+    }
+    if (request.getDispatcherType() != DispatcherType.REQUEST) {
+      chain.doFilter(req, res);
+      return;
+    }
     RouteRule rule = match(request);
     if (rule == null) {
       chain.doFilter(req, res);
@@ -124,8 +170,9 @@ public final class SluiceFilter implements Filter {
     String user = users.resolve(request);
     List<RateLimitDecision> decisions = new ArrayList<>(2);
 
+    String address = addresses.resolve(request);
     if (rule.perIp() != null
-        && !limit(rule, count, rule.perIp(), addresses.resolve(request), decisions, response)) {
+        && !limit(rule, count, rule.perIp(), address, decisions, response)) {
       return;
     }
     if (rule.perUser() != null && user != null
@@ -142,26 +189,257 @@ public final class SluiceFilter implements Filter {
       }
     }
 
-    if (headersOnAdmitted && !decisions.isEmpty() && !rule.shadow()) {
-      response.setHeader(RateLimitHeaders.POLICY, RateLimitHeaders.policy(decisions));
-      response.setHeader(RateLimitHeaders.STATE, RateLimitHeaders.state(decisions));
+    Admission admission = new Admission(rule, count, user, requestId, decisions);
+    if (rule.queuePriority() == null || rule.shadow() || queue == null) {
+      admission.run(request, response, chain);
+      return;
     }
-    count.admitted.increment();
-    runHandler(rule, user, requestId, request, response, chain);
+    String queueKey = user != null ? user : address;
+    CompletableFuture<RequestQueue.Permit> permit =
+        queue.acquireAsync(queueKey, rule.queuePriority());
+    if (permit.isDone()) {
+      // Free slot or immediate refusal: no need to suspend the request.
+      RequestQueue.Permit granted;
+      try {
+        granted = permit.join();
+      } catch (CompletionException | CancellationException e) {
+        shed(admission, response, e);
+        return;
+      }
+      admission.permit = granted;
+      admission.run(request, response, chain);
+      return;
+    }
+    waitInQueue(admission, permit, request, response);
   }
 
-  private void runHandler(RouteRule rule, String user, String requestId,
-      HttpServletRequest request, HttpServletResponse response, FilterChain chain)
-      throws IOException, ServletException {
-    boolean failed = true;
+  /** Suspends the request until the queue grants a permit, refuses, or the client leaves. */
+  private void waitInQueue(Admission admission, CompletableFuture<RequestQueue.Permit> permit,
+      HttpServletRequest request, HttpServletResponse response) throws IOException {
+    HttpServletRequest waiting = request;
+    boolean bodyRead = !hasBody(request);
+    long length = request.getContentLengthLong();
+    Waiter waiter;
     try {
-      chain.doFilter(request, response);
-      failed = response.getStatus() >= 500;
-    } finally {
+      if (!bodyRead && length >= 0 && length <= maxBufferedBody) {
+        waiting = new BufferedBodyRequest(request, request.getInputStream().readAllBytes());
+        bodyRead = true;
+      }
+      AsyncContext async = request.startAsync(waiting, response);
+      async.setTimeout(0); // the queue's own timeout ends the wait
+      waiter = new Waiter(admission, async, response, permit);
+      async.addListener(waiter);
+    } catch (IOException | RuntimeException e) {
+      permit.cancel(false);
+      permit.thenAccept(RequestQueue.Permit::close); // in case it was granted meanwhile
+      admission.settle(true);
+      throw e;
+    }
+    if (bodyRead) {
+      waiter.watch = watcher.watch(request, waiter::abandon);
+    }
+    permit.whenComplete(waiter::granted);
+  }
+
+  /** Answers 503 overloaded for a queue refusal. */
+  private void shed(Admission admission, HttpServletResponse response, Throwable failure) {
+    Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+        ? failure.getCause() : failure;
+    admission.settle(true);
+    admission.count.shed.increment();
+    long seconds = 1;
+    String reason = "unavailable";
+    if (cause instanceof QueueRejectedException q) {
+      seconds = Math.max(1, q.retryAfterSeconds());
+      reason = q.reason().name().toLowerCase(Locale.ROOT);
+    }
+    try {
+      ErrorResponses.write(response, 503, seconds, ErrorResponses.body("overloaded",
+          "The service is busy. Please wait " + seconds + " s and try again.",
+          "reason", Json.quote(reason), "retryAfterSeconds", seconds));
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("could not send 503 to a client that left", e);
+    }
+  }
+
+  private static boolean hasBody(HttpServletRequest request) {
+    return request.getContentLengthLong() > 0 || request.getHeader("Transfer-Encoding") != null;
+  }
+
+  /**
+   * One admitted request's obligations: its headers, its permit (released once) and its quota
+   * (refunded at most once, when the handler fails).
+   */
+  private final class Admission {
+    final RouteRule rule;
+    final RuleCounters count;
+    final String user;
+    final String requestId;
+    final List<RateLimitDecision> decisions;
+    volatile RequestQueue.Permit permit;
+    private final AtomicBoolean settled = new AtomicBoolean();
+
+    Admission(RouteRule rule, RuleCounters count, String user, String requestId,
+        List<RateLimitDecision> decisions) {
+      this.rule = rule;
+      this.count = count;
+      this.user = user;
+      this.requestId = requestId;
+      this.decisions = decisions;
+    }
+
+    void run(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+        throws IOException, ServletException {
+      if (headersOnAdmitted && !decisions.isEmpty() && !rule.shadow()) {
+        response.setHeader(RateLimitHeaders.POLICY, RateLimitHeaders.policy(decisions));
+        response.setHeader(RateLimitHeaders.STATE, RateLimitHeaders.state(decisions));
+      }
+      count.admitted.increment();
+      boolean threw = true;
+      try {
+        chain.doFilter(request, response);
+        threw = false;
+      } finally {
+        if (!threw && request.isAsyncStarted()) {
+          // The handler went asynchronous: settle when it completes, errs or times out.
+          request.getAsyncContext().addListener(new AsyncListener() {
+            @Override
+            public void onComplete(AsyncEvent event) {
+              settle(response.getStatus() >= 500);
+            }
+
+            @Override
+            public void onTimeout(AsyncEvent event) {
+              settle(true);
+            }
+
+            @Override
+            public void onError(AsyncEvent event) {
+              settle(true);
+            }
+
+            @Override
+            public void onStartAsync(AsyncEvent event) {
+              event.getAsyncContext().addListener(this);
+            }
+          });
+        } else {
+          settle(threw || response.getStatus() >= 500);
+        }
+      }
+    }
+
+    /** Releases the permit and refunds a failed request's quota; only the first call acts. */
+    void settle(boolean failed) {
+      if (!settled.compareAndSet(false, true)) {
+        return;
+      }
+      RequestQueue.Permit p = permit;
+      if (p != null) {
+        p.close();
+      }
       if (failed && requestId != null) {
         refund(rule, user, requestId);
       }
     }
+  }
+
+  /** A request suspended in the queue. Exactly one of granted, refused or abandoned wins. */
+  private final class Waiter implements AsyncListener {
+    private static final int WAITING = 0;
+    private static final int DISPATCHED = 1;
+    private static final int ENDED = 2;
+
+    final Admission admission;
+    final AsyncContext async;
+    final HttpServletResponse response;
+    final AtomicInteger state = new AtomicInteger(WAITING);
+    final CompletableFuture<RequestQueue.Permit> future;
+    volatile DisconnectWatcher.Watch watch = DisconnectWatcher.Watch.NONE;
+
+    Waiter(Admission admission, AsyncContext async, HttpServletResponse response,
+        CompletableFuture<RequestQueue.Permit> future) {
+      this.admission = admission;
+      this.async = async;
+      this.response = response;
+      this.future = future;
+    }
+
+    void granted(RequestQueue.Permit permit, Throwable failure) {
+      if (failure == null) {
+        if (!state.compareAndSet(WAITING, DISPATCHED)) {
+          permit.close(); // the client left first: the permit goes straight to the next waiter
+          return;
+        }
+        watch.close();
+        if (watch.consumedInput()) {
+          response.setHeader("Connection", "close");
+        }
+        admission.permit = permit;
+        async.getRequest().setAttribute(ADMISSION_ATTRIBUTE, admission);
+        try {
+          async.dispatch();
+        } catch (IllegalStateException e) {
+          admission.settle(true);
+        }
+        return;
+      }
+      Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+          ? failure.getCause() : failure;
+      if (cause instanceof CancellationException || !state.compareAndSet(WAITING, ENDED)) {
+        return; // abandoned: already accounted for
+      }
+      watch.close();
+      try {
+        shed(admission, response, cause);
+      } finally {
+        complete();
+      }
+    }
+
+    /** The client went away (or the container gave up on the request) while it waited. */
+    void abandon() {
+      if (!state.compareAndSet(WAITING, ENDED)) {
+        return;
+      }
+      watch.close();
+      future.cancel(false);
+      admission.count.abandoned.increment();
+      admission.settle(true);
+      complete();
+    }
+
+    private void complete() {
+      try {
+        async.complete();
+      } catch (IllegalStateException e) {
+        LOG.debug("async context already completed", e);
+      }
+    }
+
+    @Override
+    public void onComplete(AsyncEvent event) {
+      // Safety net: whatever path ended the exchange (even a filter not registered for ASYNC
+      // dispatches), the permit is released, exactly once.
+      if (state.get() == WAITING) {
+        abandon();
+      } else if (state.get() == DISPATCHED) {
+        admission.settle(response.getStatus() >= 500);
+      }
+    }
+
+    @Override
+    public void onTimeout(AsyncEvent event) {
+      abandon();
+    }
+
+    @Override
+    public void onError(AsyncEvent event) {
+      abandon();
+    }
+
+    @Override
+    public void onStartAsync(AsyncEvent event) {}
   }
 
   private void refund(RouteRule rule, String user, String requestId) {
@@ -223,7 +501,7 @@ public final class SluiceFilter implements Filter {
       return true;
     }
     count.quotaExceeded.increment();
-    long seconds = Math.max(1, Duration.between(java.time.Instant.now(), q.resetsAt())
+    long seconds = Math.max(1, Duration.between(Instant.now(), q.resetsAt())
         .plusMillis(999).toSeconds());
     ErrorResponses.write(response, 429, seconds, ErrorResponses.body("quota_exceeded",
         "Quota '" + q.quota() + "' used up: " + q.used() + " of " + q.limit()
@@ -295,6 +573,15 @@ public final class SluiceFilter implements Filter {
   }
 
   /**
+   * The queue queued rules wait in.
+   *
+   * @return the queue, or null when none is set
+   */
+  public RequestQueue<String> queue() {
+    return queue;
+  }
+
+  /**
    * The rules, in matching order.
    *
    * @return the rules
@@ -309,6 +596,9 @@ public final class SluiceFilter implements Filter {
     private ClientAddressResolver addresses = ClientAddressResolver.socketOnly();
     private UserKeyResolver users = UserKeyResolver.principal();
     private QuotaGate quotaGate;
+    private RequestQueue<String> queue;
+    private DisconnectWatcher watcher = DisconnectWatcher.automatic();
+    private int maxBufferedBody = 1 << 20;
     private boolean headersOnAdmitted = true;
     private Duration logInterval = Duration.ofMinutes(1);
     private NanoClock clock = NanoClock.system();
@@ -371,6 +661,49 @@ public final class SluiceFilter implements Filter {
     }
 
     /**
+     * Sets the queue that rules with a {@link RouteRule#queuePriority()} wait in. Keys are user
+     * keys, or client addresses for anonymous requests.
+     *
+     * @param queue the queue
+     * @return this builder
+     * @throws NullPointerException if {@code queue} is null
+     */
+    public Builder queue(RequestQueue<String> queue) {
+      this.queue = Objects.requireNonNull(queue, "queue");
+      return this;
+    }
+
+    /**
+     * Sets how departing clients of queued requests are noticed (default
+     * {@link DisconnectWatcher#automatic()}).
+     *
+     * @param watcher the watcher
+     * @return this builder
+     * @throws NullPointerException if {@code watcher} is null
+     */
+    public Builder disconnectWatcher(DisconnectWatcher watcher) {
+      this.watcher = Objects.requireNonNull(watcher, "disconnectWatcher");
+      return this;
+    }
+
+    /**
+     * Sets the largest request body read into memory before a request waits in the queue
+     * (default 1 MiB). Larger bodies, and bodies of unknown length, stay on the connection; such
+     * requests are then watched only through {@code AsyncListener}.
+     *
+     * @param bytes the bound, &gt;= 0
+     * @return this builder
+     * @throws IllegalArgumentException if {@code bytes} is negative
+     */
+    public Builder maxBufferedBody(int bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("maxBufferedBody must be >= 0 but was " + bytes);
+      }
+      this.maxBufferedBody = bytes;
+      return this;
+    }
+
+    /**
      * Turns the RateLimit headers on admitted responses on (default) or off.
      *
      * @param on the choice
@@ -413,10 +746,20 @@ public final class SluiceFilter implements Filter {
      * Builds the filter.
      *
      * @return the filter
-     * @throws IllegalStateException if a rule names a quota but no quota gate is set
+     * @throws IllegalStateException if a rule names a quota but no quota gate is set, or a queue
+     *     priority but no queue, or a priority class the queue does not declare
      */
     public SluiceFilter build() {
       for (RouteRule r : rules) {
+        if (r.queuePriority() != null && queue == null) {
+          throw new IllegalStateException("rule '" + r.name() + "' queues in class '"
+              + r.queuePriority() + "' but no queue is set");
+        }
+        if (r.queuePriority() != null && !queue.priorities().contains(r.queuePriority())) {
+          throw new IllegalStateException("rule '" + r.name() + "' queues in class '"
+              + r.queuePriority() + "' but queue '" + queue.name() + "' declares only "
+              + queue.priorities());
+        }
         if (r.quota() != null && quotaGate == null) {
           throw new IllegalStateException(
               "rule '" + r.name() + "' consumes quota '" + r.quota() + "' but no quotaGate is set");

@@ -1,0 +1,293 @@
+package dev.sluice.servlet;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.QueueRejectedException;
+import dev.sluice.RequestQueue;
+import jakarta.servlet.AsyncContext;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class SluiceFilterQueueTest {
+  private JettyHarness jetty;
+  private RequestQueue<String> queue;
+
+  @AfterEach
+  void stop() {
+    if (jetty != null) {
+      jetty.close();
+    }
+    if (queue != null) {
+      queue.close();
+    }
+  }
+
+  /** Counts how many requests are inside at once; holds each until released. */
+  private static final class Gate extends HttpServlet {
+    private static final long serialVersionUID = 1L;
+    final AtomicInteger inside = new AtomicInteger();
+    final AtomicInteger highWater = new AtomicInteger();
+    final AtomicInteger served = new AtomicInteger();
+    final CountDownLatch open = new CountDownLatch(1);
+    volatile CountDownLatch arrivals = new CountDownLatch(0);
+
+    @Override
+    protected void service(HttpServletRequest req, HttpServletResponse res) throws IOException {
+      int now = inside.incrementAndGet();
+      highWater.accumulateAndGet(now, Math::max);
+      arrivals.countDown();
+      try {
+        if (!open.await(20, TimeUnit.SECONDS)) {
+          res.setStatus(500);
+          return;
+        }
+        byte[] body = req.getInputStream().readAllBytes();
+        served.incrementAndGet();
+        res.setContentType("text/plain");
+        res.getWriter().write("served " + new String(body, StandardCharsets.UTF_8));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        res.setStatus(500);
+      } finally {
+        inside.decrementAndGet();
+      }
+    }
+  }
+
+  private static final class Quick extends HttpServlet {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    protected void service(HttpServletRequest req, HttpServletResponse res) throws IOException {
+      res.getWriter().write("quick");
+    }
+  }
+
+  private void await(BooleanSupplier condition, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new AssertionError("timed out waiting for " + what + "; queue: "
+            + (queue == null ? "none" : queue.stats()));
+      }
+      Thread.sleep(5);
+    }
+  }
+
+  private RequestQueue.Builder queueBuilder() {
+    return RequestQueue.builder().name("app").priorities("chat", "research", "export")
+        .timeout(Duration.ofSeconds(30));
+  }
+
+  private SluiceFilter filter(RequestQueue<String> q) {
+    return SluiceFilter.builder().queue(q)
+        .rule(RouteRule.builder("chat").path("/api/chat").queuePriority("chat").build())
+        .build();
+  }
+
+  @Test
+  void hundredConcurrentRequests_twentySlots_neverMoreThanTwentyInside_otherRouteStaysFree()
+      throws Exception {
+    queue = queueBuilder().maxConcurrent(20).maxConcurrentPerKey(20).maxQueued(60).build();
+    Gate gate = new Gate();
+    gate.arrivals = new CountDownLatch(20);
+    // 40 container threads: 20 held by admitted requests, the waiting 80 must hold none.
+    jetty = new JettyHarness(40).filter(filter(queue))
+        .servlet("/api/chat", gate).servlet("/api/quick", new Quick()).start();
+
+    List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
+    for (int i = 0; i < 100; i++) {
+      responses.add(jetty.client.sendAsync(HttpRequest.newBuilder(jetty.uri("/api/chat"))
+              .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.ofString("m" + i))
+              .build(), HttpResponse.BodyHandlers.ofString()));
+    }
+    assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
+    await(() -> queue.stats().queued() == 60
+        && queue.stats().rejected(QueueRejectedException.Reason.QUEUE_FULL) == 20,
+        "60 queued");
+
+    // While 20 run and 60 wait, an unqueued route still answers at once.
+    for (int i = 0; i < 5; i++) {
+      assertThat(jetty.get("/api/quick").body()).isEqualTo("quick");
+    }
+    assertThat(gate.inside.get()).isEqualTo(20);
+
+    gate.open.countDown();
+    int ok = 0;
+    int overloaded = 0;
+    for (CompletableFuture<HttpResponse<String>> f : responses) {
+      HttpResponse<String> r = f.get(30, TimeUnit.SECONDS);
+      if (r.statusCode() == 200) {
+        ok++;
+        assertThat(r.body()).startsWith("served m");
+      } else {
+        assertThat(r.statusCode()).isEqualTo(503);
+        assertThat(r.headers().firstValue("Retry-After")).isPresent();
+        JsonNode body = JettyHarness.json(r);
+        assertThat(body.get("error").asText()).isEqualTo("overloaded");
+        assertThat(body.get("reason").asText()).isEqualTo("queue_full");
+        overloaded++;
+      }
+    }
+    assertThat(ok).isEqualTo(80);
+    assertThat(overloaded).isEqualTo(20);
+    assertThat(gate.highWater.get()).isEqualTo(20);
+    assertThat(gate.served.get()).isEqualTo(80);
+    await(() -> queue.stats().active() == 0, "all permits back");
+    RequestQueue.Stats<String> stats = queue.stats();
+    assertThat(stats.queued()).isZero();
+    assertThat(stats.admitted()).isEqualTo(80);
+  }
+
+  @Test
+  void clientDisconnectingWhileQueued_givesItsPlaceBack() throws Exception {
+    queue = queueBuilder().maxConcurrent(1).maxConcurrentPerKey(1).build();
+    Gate gate = new Gate();
+    gate.arrivals = new CountDownLatch(1);
+    SluiceFilter filter = filter(queue);
+    jetty = new JettyHarness(16).filter(filter).servlet("/api/chat", gate).start();
+
+    CompletableFuture<HttpResponse<String>> holder = jetty.client.sendAsync(
+        HttpRequest.newBuilder(jetty.uri("/api/chat")).timeout(Duration.ofSeconds(30))
+            .POST(HttpRequest.BodyPublishers.ofString("first")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
+
+    try (Socket socket = new Socket("127.0.0.1", jetty.uri("/").getPort())) {
+      OutputStream out = socket.getOutputStream();
+      out.write(("POST /api/chat HTTP/1.1\r\nHost: test\r\nContent-Length: 4\r\n\r\ngone")
+          .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      await(() -> queue.stats().queued() == 1, "the raw request to queue");
+    }
+    await(() -> queue.stats().queued() == 0, "the departed client to leave the queue");
+    assertThat(filter.stats("chat").abandoned()).isEqualTo(1);
+    assertThat(queue.stats().cancelled()).isEqualTo(1);
+
+    // The slot the departed client would have taken goes to the next request.
+    CompletableFuture<HttpResponse<String>> next = jetty.client.sendAsync(
+        HttpRequest.newBuilder(jetty.uri("/api/chat")).timeout(Duration.ofSeconds(30))
+            .POST(HttpRequest.BodyPublishers.ofString("next")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    await(() -> queue.stats().queued() == 1, "the next request to queue");
+    gate.open.countDown();
+    assertThat(holder.get(10, TimeUnit.SECONDS).body()).isEqualTo("served first");
+    assertThat(next.get(10, TimeUnit.SECONDS).body()).isEqualTo("served next");
+    await(() -> queue.stats().active() == 0, "all permits back");
+    assertThat(gate.served.get()).isEqualTo(2);
+  }
+
+  @Test
+  void queuedRequest_onKeepAliveConnection_isServedAndConnectionReused() throws Exception {
+    queue = queueBuilder().maxConcurrent(1).maxConcurrentPerKey(1).build();
+    Gate gate = new Gate();
+    gate.arrivals = new CountDownLatch(1);
+    jetty = new JettyHarness(16).filter(filter(queue)).servlet("/api/chat", gate).start();
+    CompletableFuture<HttpResponse<String>> holder = jetty.client.sendAsync(
+        HttpRequest.newBuilder(jetty.uri("/api/chat")).timeout(Duration.ofSeconds(30))
+            .POST(HttpRequest.BodyPublishers.ofString("a")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
+    try (Socket socket = new Socket("127.0.0.1", jetty.uri("/").getPort())) {
+      socket.setSoTimeout(10_000);
+      OutputStream out = socket.getOutputStream();
+      out.write(("POST /api/chat HTTP/1.1\r\nHost: test\r\nContent-Length: 1\r\n\r\nb")
+          .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      await(() -> queue.stats().queued() == 1, "the raw request to queue");
+      gate.open.countDown();
+      String first = readResponse(socket.getInputStream());
+      assertThat(first).startsWith("HTTP/1.1 200").endsWith("served b");
+      assertThat(first).doesNotContainIgnoringCase("Connection: close");
+      // The same connection takes a second request.
+      out.write(("POST /api/chat HTTP/1.1\r\nHost: test\r\nContent-Length: 1\r\n\r\nc")
+          .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      assertThat(readResponse(socket.getInputStream())).endsWith("served c");
+    }
+    assertThat(holder.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+    await(() -> queue.stats().active() == 0, "all permits back");
+  }
+
+  /** Reads one HTTP/1.1 response with a Content-Length body from a raw socket. */
+  private static String readResponse(InputStream in) throws IOException {
+    StringBuilder head = new StringBuilder();
+    while (!head.toString().endsWith("\r\n\r\n")) {
+      int c = in.read();
+      if (c < 0) {
+        throw new IOException("connection closed after: " + head);
+      }
+      head.append((char) c);
+    }
+    int length = 0;
+    for (String line : head.toString().split("\r\n")) {
+      if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
+        length = Integer.parseInt(line.substring(15).trim());
+      }
+    }
+    byte[] body = in.readNBytes(length);
+    return head + new String(body, StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void waitTimedOut_answers503OverloadedWithRetryAfter_andRefundsNothingItDidNotTake()
+      throws Exception {
+    ManualTimeouts timeouts = new ManualTimeouts();
+    queue = queueBuilder().maxConcurrent(1).maxConcurrentPerKey(1)
+        .timeout(Duration.ofSeconds(60)).scheduler(timeouts).clock(timeouts::nanoTime).build();
+    Gate gate = new Gate();
+    gate.arrivals = new CountDownLatch(1);
+    SluiceFilter filter = filter(queue);
+    jetty = new JettyHarness(16).filter(filter).servlet("/api/chat", gate).start();
+    CompletableFuture<HttpResponse<String>> holder = jetty.client.sendAsync(
+        HttpRequest.newBuilder(jetty.uri("/api/chat")).timeout(Duration.ofSeconds(30))
+            .POST(HttpRequest.BodyPublishers.ofString("a")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
+    CompletableFuture<HttpResponse<String>> waiting = jetty.client.sendAsync(
+        HttpRequest.newBuilder(jetty.uri("/api/chat")).timeout(Duration.ofSeconds(30))
+            .POST(HttpRequest.BodyPublishers.ofString("b")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    await(() -> queue.stats().queued() == 1, "the second request to queue");
+    timeouts.advance(Duration.ofSeconds(60));
+    HttpResponse<String> r = waiting.get(10, TimeUnit.SECONDS);
+    assertThat(r.statusCode()).isEqualTo(503);
+    assertThat(r.headers().firstValue("Cache-Control")).hasValue("no-store");
+    assertThat(JettyHarness.json(r).get("reason").asText()).isEqualTo("timed_out");
+    assertThat(filter.stats("chat").shed()).isEqualTo(1);
+    gate.open.countDown();
+    assertThat(holder.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void build_ruleQueuedWithoutQueueOrWithUnknownClass_failsNamingIt() {
+    assertThatThrownBy(() -> SluiceFilter.builder()
+        .rule(RouteRule.builder("chat").queuePriority("chat").build()).build())
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("no queue");
+    queue = queueBuilder().maxConcurrent(1).build();
+    assertThatThrownBy(() -> SluiceFilter.builder().queue(queue)
+        .rule(RouteRule.builder("chat").queuePriority("gold").build()).build())
+        .isInstanceOf(IllegalStateException.class).hasMessageContaining("'gold'")
+        .hasMessageContaining("[chat, research, export]");
+  }
+}
