@@ -112,7 +112,8 @@ public interface RequestQueue<K> extends AutoCloseable {
    * @throws QueueRejectedException if the queue is full, the wait timed out, or the queue was
    *     drained or closed
    * @throws InterruptedException if the thread is interrupted while waiting; the attempt is then
-   *     cancelled and holds no permit
+   *     cancelled and holds no permit (an attempt admitted without waiting returns its permit and
+   *     leaves the interrupt status alone)
    * @throws NullPointerException if {@code key} or {@code priority} is null
    * @throws IllegalArgumentException if {@code priority} is not a declared class
    */
@@ -309,6 +310,16 @@ public interface RequestQueue<K> extends AutoCloseable {
     /**
      * Copies the maps so the snapshot is immutable.
      *
+     * @param active permits held now
+     * @param activeByKey permits held now, per key
+     * @param queued attempts waiting now
+     * @param queuedByPriority attempts waiting now, per priority class
+     * @param admitted attempts that got a permit
+     * @param rejectedByReason attempts refused or given up, by reason (missing reasons count 0)
+     * @param cancelled attempts withdrawn by their caller
+     * @param longestWait the oldest current waiter's wait
+     * @param bypassed whether the caps are bypassed
+     * @param closed whether the queue is closed
      * @throws NullPointerException if a map or {@code longestWait} is null
      */
     public Stats {

@@ -6,8 +6,6 @@ import dev.sluice.QueueRejectedException.Reason;
 import dev.sluice.RequestQueue;
 import dev.sluice.SluiceException;
 import dev.sluice.TimeoutScheduler;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -41,6 +39,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private static final int WAITING = 0;
   private static final int GRANTED = 1;
   private static final int REMOVED = 2;
+  /** The key count below which idle keys are never swept. */
+  private static final int MIN_SWEEP = 1024;
 
   private final String name;
   private final int maxConcurrent;
@@ -60,6 +60,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   /** Per priority: the keys below their cap with a waiter of that priority, in turn order. */
   private final List<LinkedHashSet<KeyState<K>>> turns;
   private final int[] queuedByPriority;
+  private int sweepAt = MIN_SWEEP;
   private int active;
   private int queued;
   private long admitted;
@@ -209,8 +210,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       KeyState<K> ks = keys.get(key);
       if (bypassed || (active < maxConcurrent && (ks == null || ks.active < maxPerKey))) {
         if (ks == null) {
-          ks = new KeyState<>(key);
-          keys.put(key, ks);
+          ks = newKeyLocked(key);
         }
         admitLocked(ks);
         return ks;
@@ -220,8 +220,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
         return rejectLocked(Reason.QUEUE_FULL);
       }
       if (ks == null) {
-        ks = new KeyState<>(key);
-        keys.put(key, ks);
+        ks = newKeyLocked(key);
       }
       Waiter<K> waiter = new Waiter<>(this, ks, priority, clock.nanoTime());
       ks.waiters(priority, priorities.length).addLast(waiter);
@@ -284,13 +283,21 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       turns.get(waiter.priority).remove(ks);
     }
     waiter.state = REMOVED;
-    forgetIfIdleLocked(ks);
   }
 
-  private void forgetIfIdleLocked(KeyState<K> ks) {
-    if (ks.active == 0 && ks.queued == 0) {
-      keys.remove(ks.key);
+  /**
+   * Adds a key. Idle keys stay in the map so a busy key costs no allocation per permit; they are
+   * swept when the map doubles past its size after the last sweep, which keeps the map within
+   * twice the live keys (plus {@link #MIN_SWEEP}) at an amortised constant cost per new key.
+   */
+  private KeyState<K> newKeyLocked(K key) {
+    if (keys.size() >= sweepAt) {
+      keys.values().removeIf(ks -> ks.active == 0 && ks.queued == 0);
+      sweepAt = Math.max(MIN_SWEEP, 2 * keys.size());
     }
+    KeyState<K> ks = new KeyState<>(key);
+    keys.put(key, ks);
+    return ks;
   }
 
   /**
@@ -359,17 +366,20 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       }
     }
     Waiter<K> granted = queued > 0 ? dispatchLocked() : null;
-    forgetIfIdleLocked(ks);
     return granted;
   }
 
   // ---------------------------------------------------------------- outside the lock
 
-  void release(KeyState<K> ks, boolean undelivered) {
+  void release(QueuePermit<K> permit, boolean undelivered) {
     Waiter<K> granted;
     lock.lock();
     try {
-      granted = releaseLocked(ks, undelivered);
+      if (permit.released) {
+        return;
+      }
+      permit.released = true;
+      granted = releaseLocked(permit.ks, undelivered);
     } finally {
       lock.unlock();
     }
@@ -384,12 +394,13 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       waiter.nextGrant = null;
       cancelDeadline(waiter);
       QueuePermit<K> permit = new QueuePermit<>(this, waiter.ks, waiter.priority);
-      if (!waiter.deliver(permit) && permit.markReleased()) {
+      if (!waiter.deliver(permit)) {
         // The future was completed first by its caller (cancel, orTimeout, ...): the permit
         // goes to the next waiter instead of being lost (failsafe-lib/failsafe#393).
         Waiter<K> more;
         lock.lock();
         try {
+          permit.released = true;
           more = releaseLocked(waiter.ks, true);
         } finally {
           lock.unlock();
@@ -614,6 +625,20 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     return removed.size();
   }
 
+  /**
+   * Keys held in memory, idle ones included; for tests of the memory bound.
+   *
+   * @return the key count
+   */
+  int keyCount() {
+    lock.lock();
+    try {
+      return keys.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
   @Override
   public boolean isClosed() {
     return closed;
@@ -779,23 +804,17 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     }
   }
 
-  /** A held permit; releases at most once, whatever the threads and calls. */
+  /**
+   * A held permit. Its {@code released} flag is read and set under the queue's lock, in the same
+   * critical section that gives the permit back, so it releases at most once with no extra atomic
+   * operation on the hot path.
+   */
   static final class QueuePermit<K> implements Permit {
-    private static final VarHandle RELEASED;
-
-    static {
-      try {
-        RELEASED = MethodHandles.lookup().findVarHandle(QueuePermit.class, "released", int.class);
-      } catch (ReflectiveOperationException e) {
-        throw new ExceptionInInitializerError(e);
-      }
-    }
-
     private final DefaultRequestQueue<K> queue;
     private final KeyState<K> ks;
     private final int priority;
-    @SuppressWarnings("unused") // accessed through RELEASED
-    private volatile int released;
+    /** Guarded by the queue's lock. */
+    boolean released;
 
     QueuePermit(DefaultRequestQueue<K> queue, KeyState<K> ks, int priority) {
       this.queue = queue;
@@ -810,26 +829,17 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
 
     @Override
     public void close() {
-      if (markReleased()) {
-        queue.release(ks, false);
-      }
+      queue.release(this, false);
     }
 
     /** Releases a permit its caller will never see (interrupted at the instant of the grant). */
     void releaseAsCancelled() {
-      if (markReleased()) {
-        queue.release(ks, true);
-      }
-    }
-
-    boolean markReleased() {
-      return RELEASED.compareAndSet(this, 0, 1);
+      queue.release(this, true);
     }
 
     @Override
     public String toString() {
-      return "Permit[" + queue.name + ", " + priority() + ", " + (released == 0 ? "held" : "released")
-          + "]";
+      return "Permit[" + queue.name + ", " + priority() + "]";
     }
   }
 }
