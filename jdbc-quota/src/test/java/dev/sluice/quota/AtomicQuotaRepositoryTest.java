@@ -22,6 +22,7 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -140,7 +141,7 @@ class AtomicQuotaRepositoryTest {
     String subject = subjectOn(plan(3, "day", "UTC"));
     AtomicQuotaRepository viaA = AtomicQuotaRepository.create(poolA);
     AtomicQuotaRepository viaB = AtomicQuotaRepository.create(poolB);
-    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    AtomicInteger next = new AtomicInteger();
 
     List<QuotaDecision> decisions = race(64,
         () -> (next.getAndIncrement() % 2 == 0 ? viaA : viaB).consume(subject, "q"));
@@ -184,13 +185,14 @@ class AtomicQuotaRepositoryTest {
       }
     }
     pg.execute(sql.toString());
-    java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+    AtomicInteger next = new AtomicInteger();
     int attemptsPerSubject = 4;
+    AtomicQuotaRepository viaB = AtomicQuotaRepository.create(poolB);
 
     List<Integer> allowedPerThread = race(16, () -> {
       int allowed = 0;
       for (int n; (n = next.getAndIncrement()) < subjects * attemptsPerSubject; ) {
-        AtomicQuotaRepository repo = n % 2 == 0 ? quotas : AtomicQuotaRepository.create(poolB);
+        AtomicQuotaRepository repo = n % 2 == 0 ? quotas : viaB;
         if (repo.consume(names.get(n % subjects), "q").allowed()) {
           allowed++;
         }
