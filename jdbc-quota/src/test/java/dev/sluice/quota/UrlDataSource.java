@@ -14,9 +14,29 @@ final class UrlDataSource implements DataSource {
   private final String url;
   private final String user;
 
+  /**
+   * Creates the data source.
+   *
+   * @param url a JDBC URL
+   * @param user a user to connect as instead of the URL's (whose parameters would win), or null
+   */
   UrlDataSource(String url, String user) {
-    this.url = url;
+    this.url = user == null ? url : withoutCredentials(url);
     this.user = user;
+  }
+
+  private static String withoutCredentials(String url) {
+    int q = url.indexOf('?');
+    if (q < 0) {
+      return url;
+    }
+    StringBuilder kept = new StringBuilder();
+    for (String param : url.substring(q + 1).split("&")) {
+      if (!param.startsWith("user=") && !param.startsWith("password=") && !param.isEmpty()) {
+        kept.append(kept.length() == 0 ? "?" : "&").append(param);
+      }
+    }
+    return url.substring(0, q) + kept;
   }
 
   @Override
