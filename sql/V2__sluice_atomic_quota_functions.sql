@@ -34,9 +34,10 @@ REVOKE EXECUTE ON FUNCTION sluice.quota_window(text, text, timestamptz) FROM PUB
 -- Atomicity: one guarded upsert on the counter row, INSERT ... ON CONFLICT DO UPDATE ... WHERE
 -- used + amount <= limit. PostgreSQL takes the row lock and re-evaluates the guard on the newest
 -- row version, so concurrent consumes serialise on the row and never overshoot; the INSERT arm
--- makes concurrent first use safe without a separate existence check. We chose this over
--- SELECT ... FOR UPDATE followed by UPDATE because it is one statement and one index descent
--- instead of two, and the lock is held for the shortest time (see the README for the numbers).
+-- makes concurrent first use safe without a separate existence check. We chose it over
+-- SELECT ... FOR UPDATE followed by UPDATE: both hold the row lock until the call commits, but
+-- the guarded upsert checks and writes in one statement (one plan execution, one index descent,
+-- no read-then-write window to get wrong) and needs no separate INSERT path for a new subject.
 -- A refused upsert still locks the row, so the read that reports the figures sees the latest
 -- committed value.
 --
