@@ -13,7 +13,9 @@ import java.util.Objects;
 public class AttemptTimeoutException extends SluiceException {
   private static final long serialVersionUID = 1L;
 
+  /** The guarded service. */
   private final String service;
+  /** The per-attempt timeout, in nanoseconds. */
   private final long timeoutNanos;
 
   /**

@@ -23,6 +23,9 @@ public record CallContext(String key, String requestId, Map<String, Object> attr
   /**
    * Validates and copies.
    *
+   * @param key the key charged by rate limits and quotas
+   * @param requestId an id unique to this call
+   * @param attributes extra named values
    * @throws IllegalArgumentException if {@code key} or {@code requestId} is null or blank
    * @throws NullPointerException if {@code attributes} or an entry is null
    */

@@ -36,6 +36,9 @@ import java.util.function.Supplier;
  * Article a = pubmed.call(() -> client.fetch(id));   // CircuitOpenException when open
  * }</pre>
  *
+ * <p>A probe that never reports its outcome (its caller was cancelled) gives its slot back after
+ * one more open duration, so a lost probe cannot keep the breaker half-open forever.
+ *
  * <p>It can be used alone (as above, or with {@link #tryAcquirePermission()} and the
  * {@code record} methods) or inside an {@link OutboundGuard}. Time comes from an injected
  * {@link NanoClock}; the open duration is measured with it, never with the wall clock.

@@ -13,8 +13,11 @@ import java.util.Objects;
 public class CircuitOpenException extends SluiceException {
   private static final long serialVersionUID = 1L;
 
+  /** The refusing breaker's name. */
   private final String breaker;
+  /** The state that refused. */
   private final CircuitBreaker.State state;
+  /** Nanoseconds until a probe is allowed. */
   private final long untilProbeNanos;
 
   /**

@@ -23,6 +23,10 @@ public record ComponentHealth(
   /**
    * Validates and copies.
    *
+   * @param name the component's name
+   * @param score the component's score, 0–100
+   * @param figures named figures, copied in order
+   * @param recommendations what an operator should do
    * @throws NullPointerException if an argument or element is null
    * @throws IllegalArgumentException if {@code score} is outside [0, 100]
    */

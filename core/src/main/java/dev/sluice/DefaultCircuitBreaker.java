@@ -39,6 +39,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   private final SlidingWindow window;
   private State state = State.CLOSED;
   private long openedAt;
+  private long halfOpenedAt;
   private int consecutiveFailures;
   private int probesInFlight;
   private int probeSuccesses;
@@ -108,6 +109,13 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
         refused = new CircuitOpenException(
             name, State.OPEN, Duration.ofNanos(Math.max(0, openNanos - (now - openedAt))));
       } else if (state == State.HALF_OPEN) {
+        if (probesInFlight > 0 && now - halfOpenedAt >= openNanos) {
+          // A probe that never reported (its caller was cancelled or crashed) must not keep the
+          // breaker half-open forever: after one more open duration its slot is given back.
+          probesInFlight = 0;
+          probeSuccesses = 0;
+          halfOpenedAt = now;
+        }
         if (probesInFlight + probeSuccesses >= halfOpenProbes) {
           refused = new CircuitOpenException(name, State.HALF_OPEN, Duration.ZERO);
         } else {
@@ -285,6 +293,9 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     probeSuccesses = 0;
     if (to == State.OPEN) {
       openedAt = clock.nanoTime();
+    }
+    if (to == State.HALF_OPEN) {
+      halfOpenedAt = clock.nanoTime();
     }
     if (to == State.CLOSED) {
       window.clear();

@@ -16,6 +16,9 @@ public record ErrorStats(String component, long successes, long failures) {
   /**
    * Validates the figures.
    *
+   * @param component the component's name
+   * @param successes successful operations in the window
+   * @param failures failed operations in the window
    * @throws NullPointerException if {@code component} is null
    * @throws IllegalArgumentException if a count is negative
    */

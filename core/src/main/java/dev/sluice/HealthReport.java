@@ -23,6 +23,10 @@ public record HealthReport(
   /**
    * Validates and copies.
    *
+   * @param score the overall score, 0–100
+   * @param status the status of the score
+   * @param components each component's health
+   * @param recommendations all recommendations, worst component first
    * @throws NullPointerException if an argument or element is null
    * @throws IllegalArgumentException if the score is out of range or does not match the status
    */

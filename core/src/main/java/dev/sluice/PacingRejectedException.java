@@ -12,8 +12,11 @@ import java.util.Objects;
 public class PacingRejectedException extends SluiceException {
   private static final long serialVersionUID = 1L;
 
+  /** The guarded service. */
   private final String service;
+  /** The wait that was refused, in nanoseconds. */
   private final long waitNanos;
+  /** The configured maximum wait, in nanoseconds. */
   private final long maxWaitNanos;
 
   /**

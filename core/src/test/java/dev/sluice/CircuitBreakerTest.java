@@ -101,6 +101,20 @@ class CircuitBreakerTest {
   }
 
   @Test
+  void halfOpen_probeThatNeverReports_freesItsSlotAfterAnotherOpenDuration() {
+    CircuitBreaker breaker = builder().failureThreshold(1).build();
+    fail(breaker);
+    clock.advance(Duration.ofSeconds(30));
+    assertThat(breaker.tryAcquirePermission()).as("lost probe").isTrue();
+    clock.advance(Duration.ofSeconds(29));
+    assertThat(breaker.tryAcquirePermission()).isFalse();
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(breaker.tryAcquirePermission()).as("new probe").isTrue();
+    breaker.recordSuccess(Duration.ZERO);
+    assertThat(breaker.state()).isEqualTo(State.CLOSED);
+  }
+
+  @Test
   void success_resetsConsecutiveFailureCount() {
     CircuitBreaker breaker = builder().failureThreshold(3).build();
     fail(breaker);

@@ -20,21 +20,21 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 class OutboundGuardTest {
   private final ManualClock clock = new ManualClock();
-  private final ManualScheduler scheduler = new ManualScheduler(clock);
+  private final VirtualTimeScheduler scheduler = new VirtualTimeScheduler(clock);
   private final AtomicInteger attempts = new AtomicInteger();
 
   /** Runs the same call through the synchronous or the asynchronous API. */
   enum Mode {
     SYNC {
       @Override
-      <T> T run(OutboundGuard guard, ManualScheduler scheduler, Callable<T> work)
+      <T> T run(OutboundGuard guard, VirtualTimeScheduler scheduler, Callable<T> work)
           throws Exception {
         return guard.call(work);
       }
     },
     ASYNC {
       @Override
-      <T> T run(OutboundGuard guard, ManualScheduler scheduler, Callable<T> work)
+      <T> T run(OutboundGuard guard, VirtualTimeScheduler scheduler, Callable<T> work)
           throws Exception {
         CompletableFuture<T> f = guard.callAsync(() -> {
           try {
@@ -51,7 +51,7 @@ class OutboundGuardTest {
       }
     };
 
-    abstract <T> T run(OutboundGuard guard, ManualScheduler scheduler, Callable<T> work)
+    abstract <T> T run(OutboundGuard guard, VirtualTimeScheduler scheduler, Callable<T> work)
         throws Exception;
   }
 
@@ -336,6 +336,25 @@ class OutboundGuardTest {
     assertThatThrownBy(() -> mode.run(g, scheduler, failingTimes(100)))
         .isInstanceOf(CircuitOpenException.class);
     assertThat(g.pacingBacklog()).isEqualTo(backlog);
+  }
+
+  @ParameterizedTest
+  @EnumSource(Mode.class)
+  void timeout_slowAttempt_failsWithAttemptTimeout_isRetried_andCountsAsBreakerFailure(Mode mode) {
+    CircuitBreaker breaker = CircuitBreaker.builder().name("pubmed").clock(clock)
+        .failureThreshold(5).build();
+    OutboundGuard g = guard().timeout(Duration.ofSeconds(2)).circuitBreaker(breaker)
+        .retry(retry().maxAttempts(2).fixedDelay(Duration.ofSeconds(1)).build()).build();
+    assertThatThrownBy(() -> mode.run(g, scheduler, () -> {
+      attempts.incrementAndGet();
+      scheduler.advance(Duration.ofMillis(2500)); // the work takes 2.5 s of virtual time
+      return "late";
+    })).isInstanceOfSatisfying(AttemptTimeoutException.class,
+        e -> assertThat(e.timeout()).isEqualTo(Duration.ofSeconds(2)));
+    assertThat(attempts).hasValue(2);
+    assertThat(scheduler.waits()).containsExactly(
+        Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofSeconds(2));
+    assertThat(breaker.consecutiveFailures()).isEqualTo(2);
   }
 
   @Test

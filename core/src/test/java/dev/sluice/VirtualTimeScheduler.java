@@ -16,13 +16,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Every requested delay is recorded. A synchronous call's {@link #await} runs due tasks, moving
  * the clock to each next task, until the call's future is done; nothing ever sleeps.
  */
-final class ManualScheduler implements TaskScheduler {
+final class VirtualTimeScheduler implements TaskScheduler {
   private final ManualClock clock;
   private final PriorityQueue<Task> queue = new PriorityQueue<>();
   private final List<Duration> delays = new ArrayList<>();
   private long sequence;
 
-  ManualScheduler(ManualClock clock) {
+  VirtualTimeScheduler(ManualClock clock) {
     this.clock = clock;
   }
 
