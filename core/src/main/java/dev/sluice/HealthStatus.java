@@ -4,6 +4,8 @@ package dev.sluice;
  * The overall verdict of a {@link HealthReport}, derived from its 0–100 score: {@link #HEALTHY}
  * from 85 (the original system's target "score &gt; 85"), {@link #DEGRADED} from 50, else
  * {@link #UNHEALTHY}.
+ *
+ * <p>Immutable and thread-safe.
  */
 public enum HealthStatus {
   /** Score 85–100: every figure is within its target. */

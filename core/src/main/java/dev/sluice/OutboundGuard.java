@@ -26,7 +26,8 @@ import java.util.function.Supplier;
  *   <li><b>timeout</b>: an attempt that takes longer fails with
  *       {@link AttemptTimeoutException} (the pacing wait does not count).
  * </ol>
- * Every step is optional. Retries, waits and timeouts are Failsafe policies run asynchronously on
+ * Every step is optional. A caller cancelled while it waits for its pacing turn does not give the
+ * turn back (the slot simply passes unused). Retries, waits and timeouts are Failsafe policies run asynchronously on
  * the {@link TaskScheduler}; nothing sleeps. A synchronous call runs its attempts on the scheduler
  * and waits for the result.
  *

@@ -45,7 +45,7 @@ final class PacingPolicy implements Policy<Object> {
       protected CompletableFuture<ExecutionResult<Object>> preExecuteAsync(
           Scheduler scheduler, FailsafeFuture<Object> future) {
         // An open breaker would refuse the attempt anyway: fail now rather than after a wait,
-        // and leave the turn to callers of other services sharing nothing with this one.
+        // and without using up a turn that another caller could have had.
         if (breaker != null && breaker.state() == CircuitBreaker.State.OPEN) {
           return CompletableFuture.completedFuture(ExecutionResult.exception(
               new CircuitOpenException(
