@@ -5,20 +5,32 @@
 
   function num(v) { return typeof v === 'number' && isFinite(v) ? v : 0; }
 
-  // Reads the health document into the figures the charts show.
+  // Reads the health report (score, status, components with figures, recommendations) into the
+  // figures the charts show.
   function extract(h) {
-    var q = h.queue || {};
-    var breakers = {};
-    var b = h.breakers || {};
-    if (Array.isArray(b)) b.forEach(function (x) { breakers[x.name] = x.state; });
-    else Object.keys(b).forEach(function (k) { breakers[k] = typeof b[k] === 'string' ? b[k] : b[k].state; });
-    Object.keys(breakers).forEach(function (k) {
-      breakers[k] = String(breakers[k]).toLowerCase();
+    var f = { score: num(h.score), status: h.status || '', queued: 0, active: 0, errorRate: 0,
+      breakers: {}, recommendations: h.recommendations || [] };
+    var calls = 0, failed = 0;
+    (h.components || []).forEach(function (c) {
+      var fig = c.figures || {}, name = c.name || '';
+      if (name.indexOf('queue:') === 0) {
+        f.queued += num(fig.queued); f.active += num(fig.active);
+      }
+      if (fig.breakerState) {
+        f.breakers[name.replace(/^(outbound|breaker):/, '')] = String(fig.breakerState).toLowerCase();
+      }
+      if (name === 'errors') {
+        Object.keys(fig).forEach(function (k) {
+          var m = /^(.*)\.calls$/.exec(k);
+          if (m && m[1] === 'api') {
+            calls = num(fig[k]);
+            failed = calls * num(fig[m[1] + '.errorRatePercent']) / 100;
+          }
+        });
+      }
     });
-    return {
-      score: num(h.score), status: h.status || '', queued: num(q.queued), active: num(q.active),
-      errorRate: num(h.errorRate), breakers: breakers, recommendations: h.recommendations || []
-    };
+    f.errorRate = calls ? failed / calls : 0;
+    return f;
   }
 
   function push(arr, v) { arr.push(v); if (arr.length > KEEP) arr.shift(); }

@@ -26,7 +26,7 @@ final class AnswerComposer {
         .append(top.journal()).append(", ").append(year(top.pubdate())).append(")");
     if (!top.authors().isEmpty()) {
       sb.append(" by ").append(top.authors().get(0))
-          .append(top.authors().size() > 1 ? " et al." : "");
+          .append(top.authors().size() > 1 ? " et al" : "");
     }
     sb.append('.');
     if (sources.size() > 1) {

@@ -3,6 +3,7 @@ package dev.sluice.example.chat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.sluice.ErrorTracker;
 import dev.sluice.QuotaDecision;
 import dev.sluice.servlet.SluiceFilter;
 import jakarta.servlet.http.HttpServlet;
@@ -34,6 +35,7 @@ final class ApiServlet extends HttpServlet {
   private final transient LiteratureClient literature;
   private final transient ConversationStore conversations;
   private final transient LiteratureErrors errors;
+  private final transient ErrorTracker tracker;
 
   /** Maps a failed literature call to the status and Retry-After the client sees. */
   interface LiteratureErrors {
@@ -51,7 +53,8 @@ final class ApiServlet extends HttpServlet {
   }
 
   ApiServlet(LiteratureClient literature, ConversationStore conversations,
-      LiteratureErrors errors) {
+      LiteratureErrors errors, ErrorTracker tracker) {
+    this.tracker = tracker;
     this.literature = literature;
     this.conversations = conversations;
     this.errors = errors;
@@ -161,13 +164,16 @@ final class ApiServlet extends HttpServlet {
   private List<LiteratureClient.Source> retrieve(String query, int max,
       HttpServletResponse response) throws IOException {
     try {
-      return literature.search(query, max);
+      List<LiteratureClient.Source> found = literature.search(query, max);
+      tracker.recordSuccess("literature");
+      return found;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       response.setHeader("Retry-After", "1");
       Json.error(response, 503, "unavailable", "Interrupted; please try again.");
       return null;
     } catch (Exception e) {
+      tracker.recordFailure("literature");
       long seconds = Math.max(1, errors.retryAfterSeconds(e));
       LOG.debug("literature search failed", e);
       response.setHeader("Retry-After", Long.toString(seconds));

@@ -1,5 +1,6 @@
 package dev.sluice.example.chat;
 
+import dev.sluice.NanoClock;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import jakarta.servlet.http.HttpServlet;
@@ -11,7 +12,6 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.EnumSet;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
@@ -95,18 +95,25 @@ public final class ChatApp implements AutoCloseable {
    * @throws Exception if the database or the web server cannot start
    */
   public static ChatApp start(AppConfig config) throws Exception {
+    return start(config, NanoClock.system());
+  }
+
+  /**
+   * Starts the app with the literature breaker on a given clock (tests move it forward).
+   *
+   * @param config the settings
+   * @param breakerClock the breaker's clock
+   * @return the running app
+   * @throws Exception if the database or the web server cannot start
+   */
+  static ChatApp start(AppConfig config, NanoClock breakerClock) throws Exception {
     String adminToken = config.adminToken() != null ? config.adminToken() : randomToken();
     Database db = Database.open(config);
     try {
       Clock clock = Clock.systemUTC();
-      SessionStore sessions = new SessionStore(db.dataSource(), clock, false);
-      Outbound passThrough = new Outbound() {
-        @Override
-        public <T> T call(Callable<T> work) throws Exception {
-          return work.call();
-        }
-      };
-      SluiceWiring wiring = new SluiceWiring(new InterimQuotaStub(), passThrough);
+      SessionStore sessions = new SessionStore(db.dataSource(), clock);
+      SluiceWiring wiring = new SluiceWiring(db.dataSource(), config.proChatsPerDay(),
+          breakerClock);
 
       QueuedThreadPool threads = new QueuedThreadPool(200, 8);
       threads.setName("chat-http");
@@ -126,26 +133,18 @@ public final class ChatApp implements AutoCloseable {
           () -> literatureBase != null ? literatureBase : base[0].resolve("/stub/eutils/"),
           wiring.literatureGuard, Duration.ofSeconds(2));
       ConversationStore conversations = new ConversationStore(db.dataSource());
-      ApiServlet api = new ApiServlet(literature, conversations, new ApiServlet.LiteratureErrors() {
-        @Override
-        public long retryAfterSeconds(Throwable failure) {
-          return 5;
-        }
-
-        @Override
-        public String reason(Throwable failure) {
-          return "failed";
-        }
-      });
+      ApiServlet api = new ApiServlet(literature, conversations, new LiteratureErrors(),
+          wiring.errors);
 
       Set<String> protectedPaths = Set.of("/api/chat", "/api/research", "/api/export");
+      filter(context, new ErrorCountingFilter(wiring.errors));
       filter(context, new AuthFilter(sessions, protectedPaths));
       filter(context, wiring.filter);
       servlet(context, "/api/chat", api);
       servlet(context, "/api/research", api);
       servlet(context, "/api/export", api);
       servlet(context, "/api/session", new SessionServlet(sessions, adminToken));
-      servlet(context, "/api/system-health", new HealthPlaceholder(wiring));
+      servlet(context, "/api/system-health", new HealthEndpoint(wiring.health));
       servlet(context, "/stub/*", stub);
       servlet(context, "/", new StaticServlet());
 

@@ -1,6 +1,7 @@
 package dev.sluice.example.chat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.OutboundGuard;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -36,11 +37,11 @@ final class LiteratureClient {
   }
 
   private final Supplier<URI> base;
-  private final Outbound guard;
+  private final OutboundGuard guard;
   private final HttpClient http;
   private final Duration attemptTimeout;
 
-  LiteratureClient(Supplier<URI> base, Outbound guard, Duration attemptTimeout) {
+  LiteratureClient(Supplier<URI> base, OutboundGuard guard, Duration attemptTimeout) {
     this.base = Objects.requireNonNull(base, "base");
     this.guard = Objects.requireNonNull(guard, "guard");
     this.attemptTimeout = attemptTimeout;

@@ -37,10 +37,7 @@ final class SessionStore {
   /** A session: who the token belongs to and on which plan. */
   record Session(String token, String userId, String plan, Instant expiresAt) {}
 
-  private final boolean assignQuotaPlan;
-
-  SessionStore(DataSource db, Clock clock, boolean assignQuotaPlan) {
-    this.assignQuotaPlan = assignQuotaPlan;
+  SessionStore(DataSource db, Clock clock) {
     this.db = Objects.requireNonNull(db, "db");
     this.clock = Objects.requireNonNull(clock, "clock");
   }
@@ -68,11 +65,9 @@ final class SessionStore {
           PreparedStatement session = c.prepareStatement(
               "INSERT INTO chat_app.sessions (token_sha256, user_id, plan, expires_at)"
                   + " VALUES (?, ?, ?, ?)")) {
-        if (assignQuotaPlan) {
-          subject.setString(1, userId);
-          subject.setString(2, plan);
-          subject.executeUpdate();
-        }
+        subject.setString(1, userId);
+        subject.setString(2, plan);
+        subject.executeUpdate();
         session.setBytes(1, sha256(token));
         session.setString(2, userId);
         session.setString(3, plan);

@@ -1,13 +1,29 @@
 package dev.sluice.example.chat;
 
-import dev.sluice.QuotaGate;
+import dev.sluice.CircuitBreaker;
+import dev.sluice.ErrorTracker;
+import dev.sluice.HealthContributors;
+import dev.sluice.HealthMonitor;
+import dev.sluice.LatencyProbe;
+import dev.sluice.NanoClock;
+import dev.sluice.OutboundGuard;
+import dev.sluice.RateLimitCounter;
 import dev.sluice.RateLimiter;
 import dev.sluice.RequestQueue;
+import dev.sluice.RetryPolicy;
+import dev.sluice.quota.AtomicQuotaRepository;
+import dev.sluice.quota.QuotaSchema;
 import dev.sluice.servlet.ClientAddressResolver;
 import dev.sluice.servlet.RouteRule;
 import dev.sluice.servlet.SluiceFilter;
 import dev.sluice.servlet.UserKeyResolver;
+import java.io.IOException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Duration;
+import javax.sql.DataSource;
 
 /**
  * Every Sluice layer of the chat app, with the original deployment's numbers, in one place.
@@ -15,16 +31,20 @@ import java.time.Duration;
  *
  * <ol>
  *   <li><b>authentication</b> ({@link AuthFilter}, before Sluice): the bearer token names the user;
- *   <li><b>1 rate limit per client IP</b>: chat 5/min, research 10/min, export 3/min, new sessions
- *       10/min; 429 with {@code Retry-After};
- *   <li><b>3 quota</b>: the free plan's 3 chats a day in PostgreSQL ({@code AtomicQuotaRepository}),
- *       consumed with the request id and refunded if the answer fails (5xx); 429 when used up;
- *   <li><b>2 queue</b>: 20 requests at once, 2 per user, chat before research before export,
- *       at most 100 waiting, 60 s longest wait; 503 with {@code Retry-After} beyond that;
- *   <li><b>4 outbound guard</b> around the literature service: 3 calls/s (callers wait up to 10 s
- *       for their turn), 3 attempts with exponential backoff, 2 s per attempt, a breaker that opens
- *       after 5 failures and probes again after 10 s;
- *   <li><b>5 health</b>: the health endpoint and the dashboard read all of the above.
+ *   <li><b>layer 1, rate limit per client IP</b>: chat 5/min, research 10/min, export 3/min, new
+ *       sessions 10/min; 429 with {@code Retry-After} and {@code RateLimit} headers;
+ *   <li><b>layer 3, quota</b>: the free plan's 3 chats a day (pro: configurable) in PostgreSQL
+ *       through {@link AtomicQuotaRepository}, consumed with the request id and refunded when the
+ *       answer fails (5xx); 429 {@code quota_exceeded} when used up;
+ *   <li><b>layer 2, queue</b>: 20 requests at once, 2 per user, chat before research before
+ *       export, at most 100 waiting, 60 s longest wait; 503 with {@code Retry-After} beyond that;
+ *   <li><b>layer 4, outbound guard</b> around the literature service: 3 calls/s (callers wait up
+ *       to 10 s for their turn), 3 attempts with exponential backoff (200 ms doubling to 2 s, with
+ *       jitter), 2 s per attempt, a breaker that opens after 5 consecutive failures and lets a
+ *       probe through after 10 s;
+ *   <li><b>layer 5, health</b>: a {@link HealthMonitor} over the queue, the error rates, the
+ *       literature guard, the rate limits and a database ping; served at {@code
+ *       /api/system-health} and drawn by {@code /dashboard}.
  * </ol>
  *
  * <p>Thread-safe once built.
@@ -32,37 +52,93 @@ import java.time.Duration;
 final class SluiceWiring {
   static final Duration MINUTE = Duration.ofMinutes(1);
 
-  // Layer 1: per-IP limits (the original's express-rate-limit numbers).
-  final RateLimiter<String> sessionPerIp =
-      RateLimiter.builder().name("session").limit(10, MINUTE).build();
-  final RateLimiter<String> chatPerIp =
-      RateLimiter.builder().name("chat").limit(5, MINUTE).build();
-  final RateLimiter<String> researchPerIp =
-      RateLimiter.builder().name("research").limit(10, MINUTE).build();
-  final RateLimiter<String> exportPerIp =
-      RateLimiter.builder().name("export").limit(3, MINUTE).build();
+  // Layer 1: per-IP limits (the original's numbers), counted for the health report.
+  final RateLimitCounter sessionCounter = RateLimitCounter.create("session");
+  final RateLimitCounter chatCounter = RateLimitCounter.create("chat");
+  final RateLimitCounter researchCounter = RateLimitCounter.create("research");
+  final RateLimitCounter exportCounter = RateLimitCounter.create("export");
+  final RateLimiter<String> sessionPerIp = sessionCounter.wrap(
+      RateLimiter.builder().name("session").limit(10, MINUTE).build());
+  final RateLimiter<String> chatPerIp = chatCounter.wrap(
+      RateLimiter.builder().name("chat").limit(5, MINUTE).build());
+  final RateLimiter<String> researchPerIp = researchCounter.wrap(
+      RateLimiter.builder().name("research").limit(10, MINUTE).build());
+  final RateLimiter<String> exportPerIp = exportCounter.wrap(
+      RateLimiter.builder().name("export").limit(3, MINUTE).build());
 
   // Layer 2: admission queue.
+  static final int MAX_CONCURRENT = 20;
+  static final int MAX_QUEUED = 100;
   final RequestQueue<String> queue = RequestQueue.builder()
       .name("chat-service")
-      .maxConcurrent(20)
+      .maxConcurrent(MAX_CONCURRENT)
       .maxConcurrentPerKey(2)
-      .maxQueued(100)
+      .maxQueued(MAX_QUEUED)
       .priorities("chat", "research", "export")
       .timeout(Duration.ofSeconds(60))
       .build();
 
-  // Layer 3: quota (free plan: chat 3/day, seeded by the shipped SQL).
-  final QuotaGate quotas;
+  // Layer 3: quota (free plan: chat 3/day, seeded by the shipped SQL; pro: configured here).
+  final AtomicQuotaRepository quotas;
 
   // Layer 4: outbound protection for the literature service.
-  final Outbound literatureGuard;
+  final CircuitBreaker literatureBreaker;
+  final OutboundGuard literatureGuard;
+
+  // Layer 5: error rates (API responses and literature calls) and the health report.
+  final ErrorTracker errors = ErrorTracker.builder().window(MINUTE).build();
+  final HealthMonitor health;
 
   final SluiceFilter filter;
 
-  SluiceWiring(QuotaGate quotas, Outbound literatureGuard) {
-    this.quotas = quotas;
-    this.literatureGuard = literatureGuard;
+  /**
+   * Wires the layers.
+   *
+   * @param db the pooled database; the quota schema is migrated on it
+   * @param proChatsPerDay the pro plan's daily chats
+   * @param breakerClock the clock of the literature breaker (tests move it past the open time)
+   * @throws SQLException if the schema or the plans cannot be installed
+   */
+  SluiceWiring(DataSource db, int proChatsPerDay, NanoClock breakerClock) throws SQLException {
+    QuotaSchema.migrate(db);
+    installProPlan(db, proChatsPerDay);
+    this.quotas = AtomicQuotaRepository.create(db);
+
+    this.literatureBreaker = CircuitBreaker.builder()
+        .name("literature")
+        .failureThreshold(5)
+        .openDuration(Duration.ofSeconds(10))
+        .clock(breakerClock)
+        .build();
+    this.literatureGuard = OutboundGuard.builder()
+        .name("literature")
+        .pacing(3, Duration.ofSeconds(1))
+        .maxPacingWait(Duration.ofSeconds(10))
+        .retry(RetryPolicy.builder()
+            .maxAttempts(3)
+            .backoff(Duration.ofMillis(200), Duration.ofSeconds(2))
+            .retryOn(IOException.class)
+            .build())
+        .timeout(Duration.ofSeconds(2))
+        .circuitBreaker(literatureBreaker)
+        .build();
+
+    this.health = HealthMonitor.builder()
+        .add(HealthContributors.queue(queue.name(), () -> queue.stats().queued(),
+            () -> MAX_QUEUED, () -> queue.stats().active(), () -> MAX_CONCURRENT,
+            () -> queue.stats().rejectedByReason().values().stream()
+                .mapToLong(Long::longValue).sum()))
+        .add(HealthContributors.errors(errors))
+        .add(HealthContributors.outboundGuard(literatureGuard))
+        // Refusals by the limits are the limits working: they can make the app look degraded,
+        // never unhealthy.
+        .add(HealthContributors.rateLimiter(chatCounter), 0.5)
+        .add(HealthContributors.rateLimiter(researchCounter), 0.5)
+        .add(HealthContributors.rateLimiter(exportCounter), 0.5)
+        .add(HealthContributors.rateLimiter(sessionCounter), 0.5)
+        .add(LatencyProbe.of("db", () -> ping(db)))
+        .build();
+
     this.filter = SluiceFilter.builder()
         .rule(RouteRule.builder("session").path("/api/session").methods("POST")
             .perIp(sessionPerIp).build())
@@ -78,5 +154,26 @@ final class SluiceWiring {
         .queue(queue)
         .quotaGate(quotas)
         .build();
+  }
+
+  /** The pro plan: the same quota name, a larger daily allowance. Re-applied at every start. */
+  private static void installProPlan(DataSource db, int chatsPerDay) throws SQLException {
+    try (Connection c = db.getConnection();
+        Statement s = c.createStatement();
+        PreparedStatement ps = c.prepareStatement(
+            "INSERT INTO sluice.plan_quota (plan, quota, allowance, window_unit, time_zone)"
+                + " VALUES ('pro', 'chat', ?, 'day', 'UTC') ON CONFLICT (plan, quota)"
+                + " DO UPDATE SET allowance = excluded.allowance")) {
+      s.execute("INSERT INTO sluice.plan (plan, description) VALUES ('pro', 'Paying users')"
+          + " ON CONFLICT (plan) DO NOTHING");
+      ps.setInt(1, chatsPerDay);
+      ps.executeUpdate();
+    }
+  }
+
+  private static Object ping(DataSource db) throws SQLException {
+    try (Connection c = db.getConnection(); Statement s = c.createStatement()) {
+      return s.execute("SELECT 1");
+    }
   }
 }
