@@ -67,9 +67,26 @@
     document.body.setAttribute('data-polls', String(history.score.length));
   }
 
+  // The admin token unlocks the per-component figures; it arrives once in the URL fragment
+  // (#admin=..., never sent to the server) and is kept for this tab only.
+  var m = /[#&]admin=([^&]+)/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem('sluice-admin', decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname);
+  }
+  document.getElementById('token-form').addEventListener('submit', function (ev) {
+    ev.preventDefault();
+    sessionStorage.setItem('sluice-admin', document.getElementById('token').value.trim());
+    poll();
+  });
+
   async function poll() {
+    var headers = { Accept: 'application/json' };
+    var admin = sessionStorage.getItem('sluice-admin');
+    if (admin) headers.Authorization = 'Bearer ' + admin;
+    document.getElementById('token-form').style.display = admin ? 'none' : '';
     try {
-      var res = await fetch('/api/system-health', { headers: { Accept: 'application/json' } });
+      var res = await fetch('/api/system-health', { headers: headers });
       var body = await res.json();
       render(extract(body));
     } catch (e) {

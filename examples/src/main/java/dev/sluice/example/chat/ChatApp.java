@@ -82,6 +82,8 @@ public final class ChatApp implements AutoCloseable {
       System.out.println("Admin token (X-Admin-Token, for POST /api/system-health and pro"
           + " sessions): " + app.adminToken);
     }
+    System.out.println("Dashboard with the admin token: " + app.baseUri.resolve("/dashboard")
+        + "#admin=" + app.adminToken);
     System.out.println("Sluice chat example running at " + app.baseUri + " (dashboard: "
         + app.baseUri.resolve("/dashboard") + ")");
     app.server.join();
@@ -144,7 +146,7 @@ public final class ChatApp implements AutoCloseable {
       servlet(context, "/api/research", api);
       servlet(context, "/api/export", api);
       servlet(context, "/api/session", new SessionServlet(sessions, adminToken));
-      servlet(context, "/api/system-health", new HealthEndpoint(wiring.health));
+      servlet(context, "/api/system-health", new HealthEndpoint(wiring.health, adminToken));
       servlet(context, "/stub/*", stub);
       servlet(context, "/", new StaticServlet());
 

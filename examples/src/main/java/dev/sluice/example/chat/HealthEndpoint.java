@@ -19,9 +19,11 @@ import java.util.Map;
 final class HealthEndpoint extends HttpServlet {
   private static final long serialVersionUID = 1L;
   private final transient HealthMonitor health;
+  private final byte[] adminToken;
 
-  HealthEndpoint(HealthMonitor health) {
+  HealthEndpoint(HealthMonitor health, String adminToken) {
     this.health = health;
+    this.adminToken = adminToken.getBytes(java.nio.charset.StandardCharsets.UTF_8);
   }
 
   @Override
@@ -30,6 +32,13 @@ final class HealthEndpoint extends HttpServlet {
     HealthReport r = health.report();
     ObjectNode out = Json.object().put("score", r.score())
         .put("status", r.status().name().toLowerCase(Locale.ROOT));
+    int status = r.status() == dev.sluice.HealthStatus.UNHEALTHY ? 503 : 200;
+    String auth = request.getHeader("Authorization");
+    if (auth == null || !auth.startsWith("Bearer ") || !java.security.MessageDigest.isEqual(
+        auth.substring(7).trim().getBytes(java.nio.charset.StandardCharsets.UTF_8), adminToken)) {
+      Json.write(response, status, out);
+      return;
+    }
     ArrayNode components = out.putArray("components");
     for (ComponentHealth c : r.components()) {
       ObjectNode o = components.addObject().put("name", c.name()).put("score", c.score());
@@ -40,6 +49,6 @@ final class HealthEndpoint extends HttpServlet {
       o.set("recommendations", Json.MAPPER.valueToTree(c.recommendations()));
     }
     out.set("recommendations", Json.MAPPER.valueToTree(r.recommendations()));
-    Json.write(response, 200, out);
+    Json.write(response, status, out);
   }
 }
