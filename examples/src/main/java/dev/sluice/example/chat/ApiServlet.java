@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.ErrorTracker;
 import dev.sluice.QuotaDecision;
+import dev.sluice.QuotaGate;
+import dev.sluice.QuotaStoreException;
 import dev.sluice.servlet.SluiceFilter;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
@@ -36,6 +38,7 @@ final class ApiServlet extends HttpServlet {
   private final transient ConversationStore conversations;
   private final transient LiteratureErrors errors;
   private final transient ErrorTracker tracker;
+  private final transient QuotaGate quotas;
 
   /** Maps a failed literature call to the status and Retry-After the client sees. */
   interface LiteratureErrors {
@@ -53,8 +56,9 @@ final class ApiServlet extends HttpServlet {
   }
 
   ApiServlet(LiteratureClient literature, ConversationStore conversations,
-      LiteratureErrors errors, ErrorTracker tracker) {
+      LiteratureErrors errors, ErrorTracker tracker, QuotaGate quotas) {
     this.tracker = tracker;
+    this.quotas = quotas;
     this.literature = literature;
     this.conversations = conversations;
     this.errors = errors;
@@ -72,11 +76,28 @@ final class ApiServlet extends HttpServlet {
         default -> Json.error(response, 404, "not_found", "no such API");
       }
     } catch (Json.BadRequest e) {
+      refundClientError(request, user);
       Json.error(response, e);
     } catch (SQLException e) {
       LOG.warn("database failed", e);
       response.setHeader("Retry-After", "2");
       Json.error(response, 503, "unavailable", "The database is unavailable; please try again.");
+    }
+  }
+
+  /**
+   * The filter refunds a quota unit when the handler answers 5xx; a request the client got wrong
+   * (400, 413) did no work either, so it is refunded here: a typo must not cost a daily chat.
+   */
+  private void refundClientError(HttpServletRequest request, String user) {
+    Object decision = request.getAttribute(SluiceFilter.QUOTA_ATTRIBUTE);
+    Object requestId = request.getAttribute(SluiceFilter.REQUEST_ID_ATTRIBUTE);
+    if (decision instanceof QuotaDecision d && d.allowed() && requestId != null && user != null) {
+      try {
+        quotas.refund(user, d.quota(), requestId.toString());
+      } catch (QuotaStoreException e) {
+        LOG.warn("refund after a client error failed", e);
+      }
     }
   }
 

@@ -136,7 +136,7 @@ public final class ChatApp implements AutoCloseable {
           wiring.literatureGuard, Duration.ofSeconds(2));
       ConversationStore conversations = new ConversationStore(db.dataSource());
       ApiServlet api = new ApiServlet(literature, conversations, new LiteratureErrors(),
-          wiring.errors);
+          wiring.errors, wiring.quotas);
 
       Set<String> protectedPaths = Set.of("/api/chat", "/api/research", "/api/export");
       filter(context, new ErrorCountingFilter(wiring.errors));

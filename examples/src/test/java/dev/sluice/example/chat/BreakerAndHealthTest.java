@@ -1,0 +1,105 @@
+package dev.sluice.example.chat;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.CircuitBreaker;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The literature guard's breaker opening on a failing service and recovering, as the API and the
+ * health endpoint show it. The breaker runs on a manual clock: the test moves it past the open
+ * duration instead of waiting.
+ */
+class BreakerAndHealthTest {
+  private final AtomicLong nanos = new AtomicLong(1_000_000_000L);
+  private ChatApp app;
+  private Http http;
+  private String auth;
+
+  @BeforeEach
+  void start() throws Exception {
+    app = ChatApp.start(TestDb.config(), nanos::get);
+    http = new Http(app.baseUri());
+    auth = "Bearer " + http.token();
+  }
+
+  @AfterEach
+  void stop() {
+    if (app != null) {
+      app.close();
+    }
+  }
+
+  private HttpResponse<String> research() throws Exception {
+    return http.post("/api/research", "{\"query\":\"sleep\"}", "Authorization", auth);
+  }
+
+  @Test
+  void breaker_opensAfterFiveFailures_failsFast_andRecoversAfterTheOpenDuration()
+      throws Exception {
+    app.stub().mode(LiteratureStub.Mode.FAILING);
+    HttpResponse<String> first = research();      // 3 attempts, 3 failures
+    assertThat(first.statusCode()).isEqualTo(503);
+    assertThat(Http.json(first).path("reason").asText()).isEqualTo("failed");
+    HttpResponse<String> second = research();     // 2 more failures: the breaker opens
+    assertThat(second.statusCode()).isEqualTo(503);
+    assertThat(app.wiring().literatureBreaker.state()).isEqualTo(CircuitBreaker.State.OPEN);
+    long callsWhenOpened = app.stub().calls();
+    assertThat(callsWhenOpened).isEqualTo(5);
+
+    HttpResponse<String> fast = research();
+    assertThat(fast.statusCode()).isEqualTo(503);
+    assertThat(Http.json(fast).path("reason").asText()).isEqualTo("circuit_open");
+    assertThat(fast.headers().firstValue("Retry-After")).hasValue("10");
+    assertThat(app.stub().calls()).as("an open breaker does not call").isEqualTo(callsWhenOpened);
+
+    HttpResponse<String> health = http.get("/api/system-health", "Authorization",
+        "Bearer test-admin");
+    assertThat(health.statusCode()).as("unhealthy answers 503").isEqualTo(503);
+    JsonNode report = Http.json(health);
+    assertThat(report.path("status").asText()).isEqualTo("unhealthy");
+    JsonNode literature = component(report, "outbound:literature");
+    assertThat(literature.path("figures").path("breakerState").asText()).isEqualTo("OPEN");
+    assertThat(report.path("recommendations").toString()).contains("literature");
+
+    app.stub().mode(LiteratureStub.Mode.NORMAL);
+    nanos.addAndGet(Duration.ofSeconds(10).toNanos());
+    HttpResponse<String> recovered = research();  // the half-open probe succeeds
+    assertThat(recovered.statusCode()).as(recovered.body()).isEqualTo(200);
+    assertThat(app.wiring().literatureBreaker.state()).isEqualTo(CircuitBreaker.State.CLOSED);
+    JsonNode after = Http.json(http.get("/api/system-health", "Authorization",
+        "Bearer test-admin"));
+    assertThat(component(after, "outbound:literature").path("figures").path("breakerState")
+        .asText()).isEqualTo("CLOSED");
+  }
+
+  @Test
+  void health_withoutTheAdminToken_isOnlyTheSummary() throws Exception {
+    HttpResponse<String> r = http.get("/api/system-health");
+    assertThat(r.statusCode()).isEqualTo(200);
+    JsonNode body = Http.json(r);
+    assertThat(body.path("status").asText()).isEqualTo("healthy");
+    assertThat(body.path("score").asInt()).isBetween(85, 100);
+    assertThat(body.has("components")).isFalse();
+    JsonNode full = Http.json(http.get("/api/system-health", "Authorization",
+        "Bearer test-admin"));
+    assertThat(component(full, "queue:chat-service").path("figures").path("maxConcurrent")
+        .asInt()).isEqualTo(20);
+    assertThat(component(full, "db").isMissingNode()).isFalse();
+  }
+
+  private static JsonNode component(JsonNode report, String name) {
+    for (JsonNode c : report.path("components")) {
+      if (c.path("name").asText().equals(name)) {
+        return c;
+      }
+    }
+    return com.fasterxml.jackson.databind.node.MissingNode.getInstance();
+  }
+}
