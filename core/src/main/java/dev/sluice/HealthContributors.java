@@ -248,6 +248,20 @@ public final class HealthContributors {
   }
 
   /**
+   * A contributor for a {@link RequestQueue}, scored like
+   * {@link #queue(String, LongSupplier, LongSupplier, LongSupplier, LongSupplier, LongSupplier)}.
+   *
+   * @param queue the queue
+   * @return the contributor, named {@code queue:<queue name>}
+   * @throws NullPointerException if {@code queue} is null
+   */
+  public static HealthContributor requestQueue(RequestQueue<?> queue) {
+    Objects.requireNonNull(queue, "queue");
+    return queue(queue.name(), () -> queue.stats().queued(), queue::maxQueued,
+        () -> queue.stats().active(), queue::maxConcurrent, () -> queue.stats().rejected());
+  }
+
+  /**
    * A request queue, read through suppliers so any queue implementation can be plugged in. The
    * score is {@link #score(double, double)} of {@code queued / maxQueued}, plus 1 when requests
    * were rejected since the previous report: a full queue is degraded (84), a full queue that

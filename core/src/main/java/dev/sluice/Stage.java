@@ -126,6 +126,28 @@ public interface Stage {
    * @return the stage
    * @throws NullPointerException if {@code guard} is null
    */
+  /**
+   * A stage that holds a {@link RequestQueue} permit, keyed by {@link CallContext#key()}, while
+   * the inner stages and the call run. The blocking form waits with the queue's timeout; the
+   * async form holds no thread while it waits. The permit is released exactly once, when the call
+   * ends however it ends.
+   *
+   * @param queue the queue
+   * @param priority the priority class to wait in
+   * @return the stage
+   * @throws NullPointerException if an argument is null
+   * @throws IllegalArgumentException if the queue does not declare {@code priority}
+   */
+  static Stage queue(RequestQueue<String> queue, String priority) {
+    Objects.requireNonNull(queue, "queue");
+    Objects.requireNonNull(priority, "priority");
+    if (!queue.priorities().contains(priority)) {
+      throw new IllegalArgumentException("priority '" + priority + "' is not one of queue '"
+          + queue.name() + "' classes " + queue.priorities());
+    }
+    return new Stages.QueueStage(queue, priority);
+  }
+
   static Stage outbound(OutboundGuard guard) {
     return new Stages.OutboundStage(Objects.requireNonNull(guard, "guard"));
   }

@@ -128,6 +128,53 @@ final class Stages {
     }
   }
 
+  static final class QueueStage implements Stage {
+    private final RequestQueue<String> queue;
+    private final String priority;
+
+    QueueStage(RequestQueue<String> queue, String priority) {
+      this.queue = queue;
+      this.priority = priority;
+    }
+
+    @Override
+    public String name() {
+      return "queue:" + queue.name() + "/" + priority;
+    }
+
+    @Override
+    public <T> T call(CallContext context, Callable<T> next) throws Exception {
+      RequestQueue.Permit permit = queue.acquire(context.key(), priority);
+      try {
+        return next.call();
+      } finally {
+        permit.close();
+      }
+    }
+
+    @Override
+    public <T> CompletableFuture<T> callAsync(CallContext context,
+        Supplier<CompletableFuture<T>> next) {
+      CompletableFuture<RequestQueue.Permit> permit = queue.acquireAsync(context.key(), priority);
+      CompletableFuture<T> result = permit.thenCompose(p -> {
+        CompletableFuture<T> inner;
+        try {
+          inner = next.get();
+        } catch (RuntimeException e) {
+          p.close();
+          throw e;
+        }
+        return inner.whenComplete((value, error) -> p.close());
+      });
+      result.whenComplete((value, error) -> {
+        if (error instanceof CancellationException) {
+          permit.cancel(false);
+        }
+      });
+      return result;
+    }
+  }
+
   /**
    * Returns a future with {@code inner}'s outcome that runs {@code onFailure} before failing, and
    * passes its own cancellation back to {@code inner}.
