@@ -53,12 +53,16 @@ public record AppConfig(
   /**
    * Validates the settings.
    *
-   * @throws IllegalArgumentException if the port is out of range or the pro allowance negative
+   * @throws IllegalArgumentException if the port is out of range, the pro allowance negative or
+   *     the admin token shorter than 16 characters
    */
   public AppConfig {
     Objects.requireNonNull(host, "host");
     if (port < 0 || port > 65_535) {
       throw new IllegalArgumentException("port must be 0..65535 but was " + port);
+    }
+    if (adminToken != null && adminToken.length() < 16) {
+      throw new IllegalArgumentException("the admin token must be at least 16 characters");
     }
     if (proChatsPerDay < 0) {
       throw new IllegalArgumentException("proChatsPerDay must be >= 0 but was " + proChatsPerDay);

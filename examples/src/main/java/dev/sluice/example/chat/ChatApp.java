@@ -1,6 +1,7 @@
 package dev.sluice.example.chat;
 
 import dev.sluice.NanoClock;
+import dev.sluice.servlet.HealthServlet;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import jakarta.servlet.http.HttpServlet;
@@ -146,7 +147,11 @@ public final class ChatApp implements AutoCloseable {
       servlet(context, "/api/research", api);
       servlet(context, "/api/export", api);
       servlet(context, "/api/session", new SessionServlet(sessions, adminToken));
-      servlet(context, "/api/system-health", new HealthEndpoint(wiring.health, adminToken));
+      servlet(context, "/api/system-health", HealthServlet.builder(wiring.health)
+          .adminToken(adminToken)
+          .queue(wiring.queue)
+          .circuitBreakers(wiring.literatureBreaker)
+          .build());
       servlet(context, "/stub/*", stub);
       servlet(context, "/", new StaticServlet());
 

@@ -123,22 +123,6 @@ final class SluiceWiring {
         .circuitBreaker(literatureBreaker)
         .build();
 
-    this.health = HealthMonitor.builder()
-        .add(HealthContributors.queue(queue.name(), () -> queue.stats().queued(),
-            () -> MAX_QUEUED, () -> queue.stats().active(), () -> MAX_CONCURRENT,
-            () -> queue.stats().rejectedByReason().values().stream()
-                .mapToLong(Long::longValue).sum()))
-        .add(HealthContributors.errors(errors))
-        .add(HealthContributors.outboundGuard(literatureGuard))
-        // Refusals by the limits are the limits working: they can make the app look degraded,
-        // never unhealthy.
-        .add(HealthContributors.rateLimiter(chatCounter), 0.5)
-        .add(HealthContributors.rateLimiter(researchCounter), 0.5)
-        .add(HealthContributors.rateLimiter(exportCounter), 0.5)
-        .add(HealthContributors.rateLimiter(sessionCounter), 0.5)
-        .add(LatencyProbe.of("db", () -> ping(db)))
-        .build();
-
     this.filter = SluiceFilter.builder()
         .rule(RouteRule.builder("session").path("/api/session").methods("POST")
             .perIp(sessionPerIp).build())
@@ -153,6 +137,20 @@ final class SluiceWiring {
         .userKeyResolver(UserKeyResolver.requestAttribute(AuthFilter.USER))
         .queue(queue)
         .quotaGate(quotas)
+        .build();
+
+    this.health = HealthMonitor.builder()
+        .add(HealthContributors.requestQueue(queue))
+        .add(HealthContributors.errors(errors))
+        .add(HealthContributors.outboundGuard(literatureGuard))
+        // Refusals by the limits are the limits working: they can make the app look degraded,
+        // never unhealthy.
+        .add(HealthContributors.rateLimiter(chatCounter), 0.5)
+        .add(HealthContributors.rateLimiter(researchCounter), 0.5)
+        .add(HealthContributors.rateLimiter(exportCounter), 0.5)
+        .add(HealthContributors.rateLimiter(sessionCounter), 0.5)
+        .add(LatencyProbe.of("db", () -> ping(db)))
+        .add(filter.healthContributor())
         .build();
   }
 

@@ -60,7 +60,7 @@ class BreakerAndHealthTest {
     assertThat(app.stub().calls()).as("an open breaker does not call").isEqualTo(callsWhenOpened);
 
     HttpResponse<String> health = http.get("/api/system-health", "Authorization",
-        "Bearer test-admin");
+        "Bearer " + TestDb.ADMIN);
     assertThat(health.statusCode()).as("unhealthy answers 503").isEqualTo(503);
     JsonNode report = Http.json(health);
     assertThat(report.path("status").asText()).isEqualTo("unhealthy");
@@ -74,7 +74,7 @@ class BreakerAndHealthTest {
     assertThat(recovered.statusCode()).as(recovered.body()).isEqualTo(200);
     assertThat(app.wiring().literatureBreaker.state()).isEqualTo(CircuitBreaker.State.CLOSED);
     JsonNode after = Http.json(http.get("/api/system-health", "Authorization",
-        "Bearer test-admin"));
+        "Bearer " + TestDb.ADMIN));
     assertThat(component(after, "outbound:literature").path("figures").path("breakerState")
         .asText()).isEqualTo("CLOSED");
   }
@@ -88,7 +88,7 @@ class BreakerAndHealthTest {
     assertThat(body.path("score").asInt()).isBetween(85, 100);
     assertThat(body.has("components")).isFalse();
     JsonNode full = Http.json(http.get("/api/system-health", "Authorization",
-        "Bearer test-admin"));
+        "Bearer " + TestDb.ADMIN));
     assertThat(component(full, "queue:chat-service").path("figures").path("maxConcurrent")
         .asInt()).isEqualTo(20);
     assertThat(component(full, "db").isMissingNode()).isFalse();

@@ -137,7 +137,7 @@ class ChatApiTest {
   @Test
   void chat_perIpLimit_fiveAMinute_then429WithRetryAfter() throws Exception {
     HttpResponse<String> pro = http.post("/api/session", "{\"plan\":\"pro\"}",
-        "X-Admin-Token", "test-admin");
+        "X-Admin-Token", TestDb.ADMIN);
     assertThat(pro.statusCode()).isEqualTo(201);
     String token = Http.json(pro).path("token").asText();
     for (int i = 0; i < 5; i++) {

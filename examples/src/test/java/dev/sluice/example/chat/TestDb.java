@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Assumptions;
  * schema is idempotent and every test makes its own users.
  */
 final class TestDb {
+  static final String ADMIN = "test-admin-token-0123456789";
   private static String url;
   private static String unavailable;
 
@@ -48,12 +49,12 @@ final class TestDb {
     return url;
   }
 
-  /** Starts an app on an ephemeral loopback port with admin token "test-admin", pro 7/day. */
+  /** Starts an app on an ephemeral loopback port with admin token TestDb.ADMIN, pro 7/day. */
   static ChatApp startApp() throws Exception {
     return ChatApp.start(config());
   }
 
   static AppConfig config() {
-    return new AppConfig("127.0.0.1", 0, url(), null, null, null, 7, "test-admin");
+    return new AppConfig("127.0.0.1", 0, url(), null, null, null, 7, TestDb.ADMIN);
   }
 }
