@@ -1,7 +1,7 @@
 // Polls GET /api/system-health every 2 s and charts the last 5 minutes.
 (function () {
   'use strict';
-  var KEEP = 150, history = { score: [], queued: [], active: [], errors: [] }, breakerHistory = {};
+  var KEEP = 150, series = { score: [], queued: [], active: [], errors: [] }, breakerHistory = {};
 
   function num(v) { return typeof v === 'number' && isFinite(v) ? v : 0; }
 
@@ -36,8 +36,8 @@
   function push(arr, v) { arr.push(v); if (arr.length > KEEP) arr.shift(); }
 
   function render(f) {
-    push(history.score, f.score); push(history.queued, f.queued);
-    push(history.active, f.active); push(history.errors, f.errorRate * 100);
+    push(series.score, f.score); push(series.queued, f.queued);
+    push(series.active, f.active); push(series.errors, f.errorRate * 100);
     Object.keys(f.breakers).forEach(function (k) {
       breakerHistory[k] = breakerHistory[k] || [];
       push(breakerHistory[k], f.breakers[k]);
@@ -58,13 +58,13 @@
       s.className = 'state-' + f.breakers[k]; s.textContent = k + ': ' + f.breakers[k];
       badges.appendChild(s);
     });
-    SluiceCharts.line(document.getElementById('chart-score'), history.score, { max: 100, color: '#1d8a4e', threshold: 85 });
-    SluiceCharts.line(document.getElementById('chart-queued'), history.queued, { threshold: 50 });
-    SluiceCharts.line(document.getElementById('chart-active'), history.active, { max: 20 });
-    SluiceCharts.line(document.getElementById('chart-errors'), history.errors, { max: 100, color: '#c53030', threshold: 5 });
+    SluiceCharts.line(document.getElementById('chart-score'), series.score, { max: 100, color: '#1d8a4e', threshold: 85 });
+    SluiceCharts.line(document.getElementById('chart-queued'), series.queued, { threshold: 50 });
+    SluiceCharts.line(document.getElementById('chart-active'), series.active, { max: 20 });
+    SluiceCharts.line(document.getElementById('chart-errors'), series.errors, { max: 100, color: '#c53030', threshold: 5 });
     SluiceCharts.states(document.getElementById('chart-breakers'), breakerHistory);
     document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
-    document.body.setAttribute('data-polls', String(history.score.length));
+    document.body.setAttribute('data-polls', String(series.score.length));
   }
 
   // The admin token unlocks the per-component figures; it arrives once in the URL fragment
@@ -72,7 +72,7 @@
   var m = /[#&]admin=([^&]+)/.exec(location.hash);
   if (m) {
     sessionStorage.setItem('sluice-admin', decodeURIComponent(m[1]));
-    history.replaceState(null, '', location.pathname);
+    window.history.replaceState(null, '', location.pathname);
   }
   document.getElementById('token-form').addEventListener('submit', function (ev) {
     ev.preventDefault();
