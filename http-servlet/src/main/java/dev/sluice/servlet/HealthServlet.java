@@ -63,6 +63,7 @@ public final class HealthServlet extends HttpServlet {
   private final transient byte[] tokenDigest;
   private final transient RequestQueue<?> queue;
   private final transient List<CircuitBreaker> breakers;
+  /** The largest admin request body accepted, in bytes. */
   private final int maxBodyBytes;
 
   private HealthServlet(Builder b) {
