@@ -204,10 +204,6 @@ public final class ChatApp implements AutoCloseable {
     return adminToken;
   }
 
-  AppConfig config() {
-    return config;
-  }
-
   SluiceWiring wiring() {
     return wiring;
   }

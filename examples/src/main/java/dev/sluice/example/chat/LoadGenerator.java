@@ -122,7 +122,8 @@ public final class LoadGenerator {
       return 2;
     }
     out.printf(Locale.ROOT, "loadtest: %d clients, %s, POST %s%s%n", options.clients(),
-        options.requests() > 0 ? options.requests() + " requests" : "for " + options.duration(),
+        options.requests() > 0 ? options.requests() + " requests"
+            : "for " + options.duration().toMillis() / 1000.0 + " s",
         options.baseUrl(), options.path().substring(1));
     Result result;
     try {

@@ -80,6 +80,23 @@ class BreakerAndHealthTest {
   }
 
   @Test
+  void adminAction_resetBreakers_needsTheToken_andClosesTheBreaker() throws Exception {
+    app.stub().mode(LiteratureStub.Mode.FAILING);
+    research();
+    research();
+    assertThat(app.wiring().literatureBreaker.state()).isEqualTo(CircuitBreaker.State.OPEN);
+    String action = "{\"action\":\"reset-breakers\"}";
+    assertThat(http.post("/api/system-health", action).statusCode()).isEqualTo(401);
+    assertThat(http.post("/api/system-health", action, "Authorization", "Bearer wrong-token-0123456")
+        .statusCode()).isEqualTo(401);
+    assertThat(app.wiring().literatureBreaker.state()).isEqualTo(CircuitBreaker.State.OPEN);
+    HttpResponse<String> reset = http.post("/api/system-health", action, "Authorization",
+        "Bearer " + TestDb.ADMIN);
+    assertThat(reset.statusCode()).as(reset.body()).isEqualTo(200);
+    assertThat(app.wiring().literatureBreaker.state()).isEqualTo(CircuitBreaker.State.CLOSED);
+  }
+
+  @Test
   void health_withoutTheAdminToken_isOnlyTheSummary() throws Exception {
     HttpResponse<String> r = http.get("/api/system-health");
     assertThat(r.statusCode()).isEqualTo(200);
