@@ -134,7 +134,7 @@ public final class ChatApp implements AutoCloseable {
       URI literatureBase = config.literatureUrl();
       LiteratureClient literature = new LiteratureClient(
           () -> literatureBase != null ? literatureBase : base[0].resolve("/stub/eutils/"),
-          wiring.literatureGuard, Duration.ofSeconds(2));
+          wiring.literatureGuard, Duration.ofSeconds(2), literatureBase != null);
       ConversationStore conversations = new ConversationStore(db.dataSource());
       ApiServlet api = new ApiServlet(literature, conversations, new LiteratureErrors(),
           wiring.errors, wiring.quotas);

@@ -40,8 +40,20 @@ final class LiteratureClient {
   private final OutboundGuard guard;
   private final HttpClient http;
   private final Duration attemptTimeout;
+  private final boolean pubmedLinks;
 
-  LiteratureClient(Supplier<URI> base, OutboundGuard guard, Duration attemptTimeout) {
+  /**
+   * A client.
+   *
+   * @param base the E-utilities base URL, ending in {@code /}
+   * @param guard the outbound guard every HTTP call runs through
+   * @param attemptTimeout the HTTP timeout of one call
+   * @param pubmedLinks whether records link to PubMed (the real service), or to the stub's own
+   *     summary (its records are made up and must not point at real articles)
+   */
+  LiteratureClient(Supplier<URI> base, OutboundGuard guard, Duration attemptTimeout,
+      boolean pubmedLinks) {
+    this.pubmedLinks = pubmedLinks;
     this.base = Objects.requireNonNull(base, "base");
     this.guard = Objects.requireNonNull(guard, "guard");
     this.attemptTimeout = attemptTimeout;
@@ -83,7 +95,9 @@ final class LiteratureClient {
       }
       sources.add(new Source(uid.asText(), doc.path("title").asText(""), authors,
           doc.path("pubdate").asText(""), doc.path("source").asText(""),
-          "https://pubmed.ncbi.nlm.nih.gov/" + uid.asText() + "/"));
+          pubmedLinks ? "https://pubmed.ncbi.nlm.nih.gov/" + uid.asText() + "/"
+              : base.get().resolve("esummary.fcgi?db=pubmed&retmode=json&id=" + uid.asText())
+                  .toString()));
     }
     return sources;
   }
