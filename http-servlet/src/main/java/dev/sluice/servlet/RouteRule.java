@@ -5,6 +5,7 @@ import java.util.LinkedHashSet;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
+import java.util.function.IntPredicate;
 
 /**
  * Which protections apply to a route: a per-client-IP limit, a per-user limit, a queue priority
@@ -44,6 +45,7 @@ public final class RouteRule {
   private final String queuePriority;
   private final String quota;
   private final int quotaCost;
+  private final IntPredicate refundWhen;
   private final boolean failOpen;
   private final boolean shadow;
 
@@ -57,6 +59,7 @@ public final class RouteRule {
     this.queuePriority = b.queuePriority;
     this.quota = b.quota;
     this.quotaCost = b.quotaCost;
+    this.refundWhen = b.refundWhen;
     this.failOpen = b.failOpen;
     this.shadow = b.shadow;
   }
@@ -149,6 +152,15 @@ public final class RouteRule {
   }
 
   /**
+   * Which response statuses give the consumed quota back.
+   *
+   * @return the predicate; by default {@code status >= 500}
+   */
+  public IntPredicate refundWhen() {
+    return refundWhen;
+  }
+
+  /**
    * Whether a failing shared store lets requests through (true) or answers 503 (false).
    *
    * @return the fail-open choice
@@ -182,6 +194,7 @@ public final class RouteRule {
     private String queuePriority;
     private String quota;
     private int quotaCost = 1;
+    private IntPredicate refundWhen = status -> status >= 500;
     private boolean failOpen;
     private boolean shadow;
 
@@ -299,6 +312,20 @@ public final class RouteRule {
       }
       this.quota = quota;
       this.quotaCost = cost;
+      return this;
+    }
+
+    /**
+     * Chooses which response statuses refund the quota a request consumed (a handler that
+     * throws always refunds). Default: {@code status >= 500}; an app that should not charge for
+     * its own validation errors can add them, e.g. {@code s -> s >= 500 || s == 400 || s == 413}.
+     *
+     * @param refundWhen the predicate over the response status
+     * @return this builder
+     * @throws NullPointerException if {@code refundWhen} is null
+     */
+    public Builder refundWhen(IntPredicate refundWhen) {
+      this.refundWhen = Objects.requireNonNull(refundWhen, "refundWhen");
       return this;
     }
 

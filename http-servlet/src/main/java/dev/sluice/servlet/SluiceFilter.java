@@ -56,7 +56,8 @@ import org.slf4j.LoggerFactory;
  *       {@code {"error":"rate_limited","message":…,"retryAfterSeconds":…}}.
  *   <li>An exhausted quota answers 429 with {@code "error":"quota_exceeded"}, the limit and when it
  *       resets. The quota is consumed with a fresh request id (request attribute
- *       {@value #REQUEST_ID_ATTRIBUTE}) and refunded when the handler throws or answers 5xx.
+ *       {@value #REQUEST_ID_ATTRIBUTE}) and refunded when the handler throws or its status matches
+ *       the rule's {@link RouteRule#refundWhen()} (5xx by default).
  *   <li>Admitted responses carry the RateLimit headers too, unless switched off.
  *   <li>A shared store that fails follows the rule's fail-open or fail-closed choice (closed
  *       answers 503 {@code "error":"unavailable"}); it is logged at most once per interval and
@@ -313,7 +314,7 @@ public final class SluiceFilter implements Filter {
           request.getAsyncContext().addListener(new AsyncListener() {
             @Override
             public void onComplete(AsyncEvent event) {
-              settle(response.getStatus() >= 500);
+              settle(rule.refundWhen().test(response.getStatus()));
             }
 
             @Override
@@ -332,7 +333,7 @@ public final class SluiceFilter implements Filter {
             }
           });
         } else {
-          settle(threw || response.getStatus() >= 500);
+          settle(threw || rule.refundWhen().test(response.getStatus()));
         }
       }
     }
@@ -432,7 +433,7 @@ public final class SluiceFilter implements Filter {
       if (state.get() == WAITING) {
         abandon();
       } else if (state.get() == DISPATCHED) {
-        admission.settle(response.getStatus() >= 500);
+        admission.settle(admission.rule.refundWhen().test(response.getStatus()));
       }
     }
 

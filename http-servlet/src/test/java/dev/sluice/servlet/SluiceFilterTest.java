@@ -237,6 +237,20 @@ class SluiceFilterTest {
   }
 
   @Test
+  void refundWhen_chosenStatuses_refundTheQuota() throws Exception {
+    MapQuota quota = new MapQuota(1);
+    Ok servlet = new Ok();
+    servlet.status = 400;
+    start(filter().quotaGate(quota).rule(RouteRule.builder("chat").quota("chat")
+        .refundWhen(s -> s >= 500 || s == 400).build()).build(), servlet);
+    assertThat(jetty.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(400);
+    assertThat(quota.used.get("alice")).isZero();
+    servlet.status = 404;
+    assertThat(jetty.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(404);
+    assertThat(quota.used.get("alice")).isEqualTo(1);
+  }
+
+  @Test
   void shadowRule_refusesNothingAndCountsWhatItWouldHaveRefused() throws Exception {
     MapQuota quota = new MapQuota(1);
     SluiceFilter f = filter().quotaGate(quota).rule(RouteRule.builder("chat")
