@@ -243,6 +243,34 @@ public interface RequestQueue<K> extends AutoCloseable {
   String name();
 
   /**
+   * The global cap on permits held at once.
+   *
+   * @return {@code maxConcurrent}
+   */
+  int maxConcurrent();
+
+  /**
+   * The cap on permits one key holds at once.
+   *
+   * @return {@code maxConcurrentPerKey}
+   */
+  int maxConcurrentPerKey();
+
+  /**
+   * The bound on attempts waiting at once.
+   *
+   * @return {@code maxQueued}
+   */
+  int maxQueued();
+
+  /**
+   * The default longest wait.
+   *
+   * @return the timeout used when an acquire names none
+   */
+  Duration timeout();
+
+  /**
    * The priority classes, highest first.
    *
    * @return an immutable list of the class names

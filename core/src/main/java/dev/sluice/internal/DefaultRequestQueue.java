@@ -655,6 +655,26 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   }
 
   @Override
+  public int maxConcurrent() {
+    return maxConcurrent;
+  }
+
+  @Override
+  public int maxConcurrentPerKey() {
+    return maxPerKey;
+  }
+
+  @Override
+  public int maxQueued() {
+    return maxQueued;
+  }
+
+  @Override
+  public Duration timeout() {
+    return Duration.ofNanos(timeoutNanos);
+  }
+
+  @Override
   public String toString() {
     return "RequestQueue[" + name + ": " + maxConcurrent + " concurrent, " + maxPerKey
         + " per key, " + maxQueued + " queued, priorities " + priorityList + "]";

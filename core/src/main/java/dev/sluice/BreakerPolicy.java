@@ -1,0 +1,82 @@
+package dev.sluice;
+
+import dev.failsafe.ExecutionContext;
+import dev.failsafe.Policy;
+import dev.failsafe.PolicyConfig;
+import dev.failsafe.spi.ExecutionResult;
+import dev.failsafe.spi.PolicyExecutor;
+import java.time.Duration;
+import java.util.function.UnaryOperator;
+
+/**
+ * Plugs a Sluice {@link CircuitBreaker} into a Failsafe execution through Failsafe's policy SPI, in
+ * place of Failsafe's own breaker (which times its open state with {@code System.nanoTime()}; see
+ * {@link DefaultCircuitBreaker}). Each attempt asks permission before it runs and reports its
+ * outcome and duration, read from the {@link NanoClock}, when it ends.
+ */
+final class BreakerPolicy implements Policy<Object> {
+  private final CircuitBreaker breaker;
+  private final NanoClock clock;
+  private final UnaryOperator<Throwable> translate;
+  private final PolicyConfig<Object> config = new PolicyConfig<Object>() {};
+
+  BreakerPolicy(CircuitBreaker breaker, NanoClock clock, UnaryOperator<Throwable> translate) {
+    this.breaker = breaker;
+    this.clock = clock;
+    this.translate = translate;
+  }
+
+  @Override
+  public PolicyConfig<Object> getConfig() {
+    return config;
+  }
+
+  @Override
+  public PolicyExecutor<Object> toExecutor(int policyIndex) {
+    return new Executor(policyIndex);
+  }
+
+  /** One per execution; its attempts run one after another. */
+  private final class Executor extends PolicyExecutor<Object> {
+    private volatile long start;
+
+    Executor(int policyIndex) {
+      super(BreakerPolicy.this, policyIndex);
+    }
+
+    @Override
+    protected ExecutionResult<Object> preExecute() {
+      try {
+        breaker.acquirePermission();
+      } catch (CircuitOpenException refused) {
+        return ExecutionResult.exception(refused);
+      }
+      start = clock.nanoTime();
+      return null;
+    }
+
+    @Override
+    protected boolean isFailure(ExecutionResult<Object> result) {
+      if (result.isNonResult() || result.getException() == null) {
+        return false;
+      }
+      return breaker.isFailure(translate.apply(result.getException()));
+    }
+
+    @Override
+    protected void onSuccess(ExecutionResult<Object> result) {
+      breaker.recordSuccess(elapsed());
+    }
+
+    @Override
+    protected ExecutionResult<Object> onFailure(
+        ExecutionContext<Object> context, ExecutionResult<Object> result) {
+      breaker.recordFailure(elapsed());
+      return result;
+    }
+
+    private Duration elapsed() {
+      return Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
+    }
+  }
+}

@@ -1,0 +1,377 @@
+package dev.sluice;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
+
+/**
+ * A circuit breaker for one downstream service: after enough failures it <em>opens</em> and fails
+ * calls fast with {@link CircuitOpenException} instead of piling more load on a service that is
+ * down; after {@link Builder#openDuration(Duration)} it turns <em>half-open</em> and lets a few
+ * probe calls through; if they all succeed it <em>closes</em> again, if one fails it opens again.
+ *
+ * <p>It opens when either trigger fires while closed:
+ * <ul>
+ *   <li>{@link Builder#failureThreshold(int)} consecutive failures (default 5, as in the original
+ *       system);
+ *   <li>optionally, a failure rate of at least {@link Builder#failureRateThreshold(double, int,
+ *       Duration)} over a sliding time window, once the window holds a minimum number of calls.
+ * </ul>
+ * A call counts as a failure when it throws an exception accepted by
+ * {@link Builder#recordFailureIf(Predicate)} (default: every exception), or when it succeeds but
+ * takes at least {@link Builder#slowCallThreshold(Duration)}, if set. Other exceptions count as
+ * successes.
+ *
+ * <pre>{@code
+ * CircuitBreaker pubmed = CircuitBreaker.builder()
+ *     .name("pubmed")
+ *     .failureThreshold(5)
+ *     .openDuration(Duration.ofSeconds(30))
+ *     .build();
+ * pubmed.onStateChange((name, from, to) -> log.warn("{}: {} -> {}", name, from, to));
+ * Article a = pubmed.call(() -> client.fetch(id));   // CircuitOpenException when open
+ * }</pre>
+ *
+ * <p>A probe that never reports its outcome (its caller was cancelled) gives its slot back after
+ * one more open duration, so a lost probe cannot keep the breaker half-open forever.
+ *
+ * <p>It can be used alone (as above, or with {@link #tryAcquirePermission()} and the
+ * {@code record} methods) or inside an {@link OutboundGuard}. Time comes from an injected
+ * {@link NanoClock}; the open duration is measured with it, never with the wall clock.
+ *
+ * <p><b>Thread safety.</b> Instances are thread-safe. State listeners run on the thread that
+ * caused the transition, after the breaker's lock is released.
+ */
+public interface CircuitBreaker {
+
+  /** The states of a breaker. */
+  enum State {
+    /** Calls flow; failures are counted. */
+    CLOSED,
+    /** Calls fail fast until the open duration has passed. */
+    OPEN,
+    /** A limited number of probe calls decide whether to close or open again. */
+    HALF_OPEN
+  }
+
+  /** Observes state transitions. */
+  @FunctionalInterface
+  interface StateListener {
+    /**
+     * Called once per transition.
+     *
+     * @param breaker the breaker's name
+     * @param from the state before
+     * @param to the state after
+     */
+    void onStateChange(String breaker, State from, State to);
+  }
+
+  /**
+   * The breaker's name.
+   *
+   * @return the name used in exceptions, logs and health reports
+   */
+  String name();
+
+  /**
+   * The current state. An open breaker whose open duration has passed reads as
+   * {@link State#HALF_OPEN}.
+   *
+   * @return the state
+   */
+  State state();
+
+  /**
+   * How long until a probe call is allowed.
+   *
+   * @return zero unless the breaker is open; otherwise the rest of the open duration
+   */
+  Duration untilProbe();
+
+  /**
+   * Asks to make one call. When allowed, the caller must report the outcome with
+   * {@link #recordSuccess(Duration)} or {@link #recordFailure(Duration)}.
+   *
+   * @return whether the call may proceed
+   */
+  boolean tryAcquirePermission();
+
+  /**
+   * Asks to make one call and throws when refused. When allowed, the caller must report the
+   * outcome with {@link #recordSuccess(Duration)} or {@link #recordFailure(Duration)}.
+   *
+   * @throws CircuitOpenException if the breaker refuses
+   */
+  void acquirePermission();
+
+  /**
+   * Reports a call that succeeded; one slower than the slow-call threshold counts as a failure.
+   *
+   * @param duration how long the call took
+   * @throws NullPointerException if {@code duration} is null
+   */
+  void recordSuccess(Duration duration);
+
+  /**
+   * Reports a call that failed.
+   *
+   * @param duration how long the call took
+   * @throws NullPointerException if {@code duration} is null
+   */
+  void recordFailure(Duration duration);
+
+  /**
+   * Whether an exception counts as a failure for this breaker.
+   *
+   * @param failure the exception a call threw
+   * @return whether it is recorded as a failure (otherwise as a success)
+   */
+  boolean isFailure(Throwable failure);
+
+  /**
+   * Runs a call through the breaker: asks permission, runs it, records the outcome.
+   *
+   * @param <T> the result type
+   * @param work the call
+   * @return the call's result
+   * @throws CircuitOpenException if the breaker refuses; {@code work} is not run
+   * @throws Exception whatever {@code work} throws
+   */
+  <T> T call(Callable<T> work) throws Exception;
+
+  /**
+   * Runs an asynchronous call through the breaker; the outcome is recorded when the stage
+   * completes.
+   *
+   * @param <T> the result type
+   * @param work starts the call
+   * @return the call's future, failed with {@link CircuitOpenException} if the breaker refuses
+   */
+  <T> CompletableFuture<T> callAsync(Supplier<? extends CompletionStage<T>> work);
+
+  /**
+   * Adds a listener for state transitions.
+   *
+   * @param listener the listener
+   * @throws NullPointerException if {@code listener} is null
+   */
+  void onStateChange(StateListener listener);
+
+  /** Closes the breaker and forgets all counts, as after a manual recovery. */
+  void reset();
+
+  /**
+   * Consecutive failures counted while closed.
+   *
+   * @return the count, reset by any success
+   */
+  int consecutiveFailures();
+
+  /**
+   * The failure rate over the sliding window (see
+   * {@link Builder#failureRateThreshold(double, int, Duration)}; one minute when not set).
+   *
+   * @return failures divided by calls, 0 when there were no calls
+   */
+  double failureRate();
+
+  /**
+   * Starts a builder.
+   *
+   * @return a builder with defaults: name {@code "default"}, 5 consecutive failures, no rate
+   *     trigger, no slow-call threshold, 30 s open, 1 probe, every exception a failure, the
+   *     system clock
+   */
+  static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * Builds {@link CircuitBreaker}s. Setters validate at once; {@link #build()} copies the
+   * configuration, so a builder can be reused.
+   *
+   * <p>Not thread-safe.
+   */
+  final class Builder {
+    String name = "default";
+    int failureThreshold = 5;
+    double failureRate;
+    int minimumCalls;
+    Duration window = Duration.ofMinutes(1);
+    Duration slowCallThreshold;
+    Duration openDuration = Duration.ofSeconds(30);
+    int halfOpenProbes = 1;
+    Predicate<Throwable> recordFailure = t -> true;
+    NanoClock clock = NanoClock.system();
+    StateListener listener;
+
+    Builder() {}
+
+    /**
+     * Names the breaker.
+     *
+     * @param name a non-blank name
+     * @return this builder
+     * @throws IllegalArgumentException if {@code name} is null or blank
+     */
+    public Builder name(String name) {
+      if (name == null || name.isBlank()) {
+        throw new IllegalArgumentException("name must be non-blank but was " + name);
+      }
+      this.name = name;
+      return this;
+    }
+
+    /**
+     * Opens after this many consecutive failures.
+     *
+     * @param failures consecutive failures, &gt;= 1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code failures} &lt; 1
+     */
+    public Builder failureThreshold(int failures) {
+      if (failures < 1) {
+        throw new IllegalArgumentException("failureThreshold must be >= 1 but was " + failures);
+      }
+      this.failureThreshold = failures;
+      return this;
+    }
+
+    /**
+     * Also opens when the failure rate over a sliding window reaches {@code rate}, once the
+     * window holds at least {@code minimumCalls} calls.
+     *
+     * @param rate the failure rate, in (0, 1]
+     * @param minimumCalls calls the window must hold before the rate counts, &gt;= 1
+     * @param window the window, &gt;= 1 ms
+     * @return this builder
+     * @throws IllegalArgumentException if an argument is out of range
+     */
+    public Builder failureRateThreshold(double rate, int minimumCalls, Duration window) {
+      if (!(rate > 0 && rate <= 1)) {
+        throw new IllegalArgumentException("failureRateThreshold rate must be in (0, 1] but was "
+            + rate);
+      }
+      if (minimumCalls < 1) {
+        throw new IllegalArgumentException("failureRateThreshold minimumCalls must be >= 1 but was "
+            + minimumCalls);
+      }
+      this.window = requireAtLeastMillis("failureRateThreshold window", window);
+      this.failureRate = rate;
+      this.minimumCalls = minimumCalls;
+      return this;
+    }
+
+    /**
+     * Counts a successful call that took at least {@code threshold} as a failure.
+     *
+     * @param threshold the slow-call duration, &gt; 0
+     * @return this builder
+     * @throws IllegalArgumentException if {@code threshold} is null, zero or negative
+     */
+    public Builder slowCallThreshold(Duration threshold) {
+      this.slowCallThreshold = requirePositive("slowCallThreshold", threshold);
+      return this;
+    }
+
+    /**
+     * How long the breaker stays open before letting probes through.
+     *
+     * @param duration the open duration, &gt; 0
+     * @return this builder
+     * @throws IllegalArgumentException if {@code duration} is null, zero or negative
+     */
+    public Builder openDuration(Duration duration) {
+      this.openDuration = requirePositive("openDuration", duration);
+      return this;
+    }
+
+    /**
+     * How many probe calls a half-open breaker lets through at once; all of them must succeed to
+     * close it.
+     *
+     * @param probes probe calls, &gt;= 1
+     * @return this builder
+     * @throws IllegalArgumentException if {@code probes} &lt; 1
+     */
+    public Builder halfOpenProbes(int probes) {
+      if (probes < 1) {
+        throw new IllegalArgumentException("halfOpenProbes must be >= 1 but was " + probes);
+      }
+      this.halfOpenProbes = probes;
+      return this;
+    }
+
+    /**
+     * Chooses which exceptions count as failures; others count as successes (for example a 404
+     * is the downstream working).
+     *
+     * @param predicate true for exceptions that are failures
+     * @return this builder
+     * @throws NullPointerException if {@code predicate} is null
+     */
+    public Builder recordFailureIf(Predicate<Throwable> predicate) {
+      this.recordFailure = Objects.requireNonNull(predicate, "predicate");
+      return this;
+    }
+
+    /**
+     * Sets the clock (tests pass a fake one).
+     *
+     * @param clock a monotonic clock
+     * @return this builder
+     * @throws NullPointerException if {@code clock} is null
+     */
+    public Builder clock(NanoClock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Adds a first state listener; more can be added with
+     * {@link CircuitBreaker#onStateChange(StateListener)}.
+     *
+     * @param listener the listener
+     * @return this builder
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public Builder onStateChange(StateListener listener) {
+      this.listener = Objects.requireNonNull(listener, "listener");
+      return this;
+    }
+
+    /**
+     * Builds a closed breaker.
+     *
+     * @return a new breaker
+     */
+    public CircuitBreaker build() {
+      return new DefaultCircuitBreaker(this);
+    }
+
+    static Duration requirePositive(String what, Duration d) {
+      if (d == null || d.isZero() || d.isNegative()) {
+        throw new IllegalArgumentException(what + " must be > 0 but was " + d);
+      }
+      try {
+        d.toNanos();
+      } catch (ArithmeticException e) {
+        throw new IllegalArgumentException(what + " is too long: " + d, e);
+      }
+      return d;
+    }
+
+    static Duration requireAtLeastMillis(String what, Duration d) {
+      requirePositive(what, d);
+      if (d.toMillis() < 1) {
+        throw new IllegalArgumentException(what + " must be >= 1 ms but was " + d);
+      }
+      return d;
+    }
+  }
+}

@@ -1,0 +1,249 @@
+package dev.sluice;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.sluice.CircuitBreaker.State;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+class CircuitBreakerTest {
+  private final ManualClock clock = new ManualClock();
+  private final List<String> transitions = new ArrayList<>();
+
+  private CircuitBreaker.Builder builder() {
+    return CircuitBreaker.builder().name("pubmed").clock(clock)
+        .openDuration(Duration.ofSeconds(30))
+        .onStateChange((name, from, to) -> transitions.add(name + ":" + from + "->" + to));
+  }
+
+  private static void fail(CircuitBreaker breaker) {
+    assertThat(breaker.tryAcquirePermission()).isTrue();
+    breaker.recordFailure(Duration.ofMillis(10));
+  }
+
+  private static void succeed(CircuitBreaker breaker) {
+    assertThat(breaker.tryAcquirePermission()).isTrue();
+    breaker.recordSuccess(Duration.ofMillis(10));
+  }
+
+  @Test
+  void fiveConsecutiveFailures_open_thenHalfOpenAfterOpenDuration_thenProbeSuccessCloses() {
+    CircuitBreaker breaker = builder().failureThreshold(5).build();
+    for (int i = 0; i < 4; i++) {
+      fail(breaker);
+    }
+    assertThat(breaker.state()).isEqualTo(State.CLOSED);
+    assertThat(breaker.consecutiveFailures()).isEqualTo(4);
+    fail(breaker);
+    assertThat(breaker.state()).isEqualTo(State.OPEN);
+
+    assertThat(breaker.tryAcquirePermission()).isFalse();
+    clock.advance(Duration.ofSeconds(10));
+    assertThatThrownBy(breaker::acquirePermission)
+        .isInstanceOfSatisfying(CircuitOpenException.class, e -> {
+          assertThat(e.breaker()).isEqualTo("pubmed");
+          assertThat(e.state()).isEqualTo(State.OPEN);
+          assertThat(e.untilProbe()).isEqualTo(Duration.ofSeconds(20));
+        });
+    assertThat(breaker.untilProbe()).isEqualTo(Duration.ofSeconds(20));
+
+    clock.advance(Duration.ofSeconds(20).minusNanos(1));
+    assertThat(breaker.state()).isEqualTo(State.OPEN);
+    clock.advanceNanos(1);
+    assertThat(breaker.state()).isEqualTo(State.HALF_OPEN);
+
+    // One probe at a time; others are refused without waiting.
+    assertThat(breaker.tryAcquirePermission()).isTrue();
+    assertThatThrownBy(breaker::acquirePermission)
+        .isInstanceOfSatisfying(CircuitOpenException.class, e -> {
+          assertThat(e.state()).isEqualTo(State.HALF_OPEN);
+          assertThat(e.untilProbe()).isZero();
+        });
+    breaker.recordSuccess(Duration.ofMillis(5));
+    assertThat(breaker.state()).isEqualTo(State.CLOSED);
+    assertThat(transitions).containsExactly(
+        "pubmed:CLOSED->OPEN", "pubmed:OPEN->HALF_OPEN", "pubmed:HALF_OPEN->CLOSED");
+  }
+
+  @Test
+  void halfOpen_probeFailure_opensAgainForAFullOpenDuration() {
+    CircuitBreaker breaker = builder().failureThreshold(1).build();
+    fail(breaker);
+    clock.advance(Duration.ofSeconds(30));
+    fail(breaker);
+    assertThat(breaker.state()).isEqualTo(State.OPEN);
+    assertThat(breaker.untilProbe()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(transitions).containsExactly(
+        "pubmed:CLOSED->OPEN", "pubmed:OPEN->HALF_OPEN", "pubmed:HALF_OPEN->OPEN");
+  }
+
+  @Test
+  void halfOpen_withThreeProbes_closesOnlyAfterAllThreeSucceed() {
+    CircuitBreaker breaker = builder().failureThreshold(1).halfOpenProbes(3).build();
+    fail(breaker);
+    clock.advance(Duration.ofSeconds(30));
+    assertThat(breaker.tryAcquirePermission()).isTrue();
+    assertThat(breaker.tryAcquirePermission()).isTrue();
+    assertThat(breaker.tryAcquirePermission()).isTrue();
+    assertThat(breaker.tryAcquirePermission()).isFalse();
+    breaker.recordSuccess(Duration.ZERO);
+    breaker.recordSuccess(Duration.ZERO);
+    assertThat(breaker.state()).isEqualTo(State.HALF_OPEN);
+    breaker.recordSuccess(Duration.ZERO);
+    assertThat(breaker.state()).isEqualTo(State.CLOSED);
+  }
+
+  @Test
+  void halfOpen_probeThatNeverReports_freesItsSlotAfterAnotherOpenDuration() {
+    CircuitBreaker breaker = builder().failureThreshold(1).build();
+    fail(breaker);
+    clock.advance(Duration.ofSeconds(30));
+    assertThat(breaker.tryAcquirePermission()).as("lost probe").isTrue();
+    clock.advance(Duration.ofSeconds(29));
+    assertThat(breaker.tryAcquirePermission()).isFalse();
+    clock.advance(Duration.ofSeconds(1));
+    assertThat(breaker.tryAcquirePermission()).as("new probe").isTrue();
+    breaker.recordSuccess(Duration.ZERO);
+    assertThat(breaker.state()).isEqualTo(State.CLOSED);
+  }
+
+  @Test
+  void success_resetsConsecutiveFailureCount() {
+    CircuitBreaker breaker = builder().failureThreshold(3).build();
+    fail(breaker);
+    fail(breaker);
+    succeed(breaker);
+    fail(breaker);
+    fail(breaker);
+    assertThat(breaker.state()).isEqualTo(State.CLOSED);
+    fail(breaker);
+    assertThat(breaker.state()).isEqualTo(State.OPEN);
+  }
+
+  @Test
+  void failureRate_overWindow_opensOnceMinimumCallsReached() {
+    CircuitBreaker breaker = builder().failureThreshold(100)
+        .failureRateThreshold(0.5, 10, Duration.ofSeconds(10)).build();
+    for (int i = 0; i < 4; i++) {
+      succeed(breaker);
+      fail(breaker);
+    }
+    assertThat(breaker.state()).as("8 calls < minimum 10").isEqualTo(State.CLOSED);
+    assertThat(breaker.failureRate()).isEqualTo(0.5);
+    succeed(breaker);
+    fail(breaker);
+    assertThat(breaker.state()).isEqualTo(State.OPEN);
+  }
+
+  @Test
+  void failureRate_oldCallsLeaveTheWindow() {
+    CircuitBreaker breaker = builder().failureThreshold(100)
+        .failureRateThreshold(0.5, 4, Duration.ofSeconds(10)).build();
+    fail(breaker);
+    fail(breaker);
+    fail(breaker);
+    clock.advance(Duration.ofSeconds(11));
+    assertThat(breaker.failureRate()).isZero();
+    succeed(breaker);
+    succeed(breaker);
+    succeed(breaker);
+    fail(breaker);
+    assertThat(breaker.state()).as("1 failure in 4 recent calls").isEqualTo(State.CLOSED);
+  }
+
+  @Test
+  void slowSuccess_countsAsFailure() {
+    CircuitBreaker breaker = builder().failureThreshold(2)
+        .slowCallThreshold(Duration.ofSeconds(2)).build();
+    breaker.recordSuccess(Duration.ofMillis(1999));
+    assertThat(breaker.consecutiveFailures()).isZero();
+    breaker.recordSuccess(Duration.ofSeconds(2));
+    breaker.recordSuccess(Duration.ofSeconds(3));
+    assertThat(breaker.state()).isEqualTo(State.OPEN);
+  }
+
+  @Test
+  void reset_closesAndForgets() {
+    CircuitBreaker breaker = builder().failureThreshold(1).build();
+    fail(breaker);
+    breaker.reset();
+    assertThat(breaker.state()).isEqualTo(State.CLOSED);
+    assertThat(breaker.failureRate()).isZero();
+    assertThat(transitions).containsExactly("pubmed:CLOSED->OPEN", "pubmed:OPEN->CLOSED");
+  }
+
+  @Test
+  void call_recordsOutcomes_andIgnoresExceptionsNotRecordedAsFailures() throws Exception {
+    CircuitBreaker breaker = builder().failureThreshold(2)
+        .recordFailureIf(e -> e instanceof IOException).build();
+    assertThat(breaker.call(() -> "ok")).isEqualTo("ok");
+    assertThatThrownBy(() -> breaker.call(() -> {
+      throw new IllegalArgumentException("404");
+    })).isInstanceOf(IllegalArgumentException.class);
+    assertThat(breaker.consecutiveFailures()).isZero();
+    for (int i = 0; i < 2; i++) {
+      assertThatThrownBy(() -> breaker.call(() -> {
+        throw new IOException("down");
+      })).isInstanceOf(IOException.class);
+    }
+    int[] runs = {0};
+    assertThatThrownBy(() -> breaker.call(() -> runs[0]++))
+        .isInstanceOf(CircuitOpenException.class);
+    assertThat(runs[0]).as("refused work is not run").isZero();
+  }
+
+  @Test
+  void callAsync_sameTransitionsAsSync() throws Exception {
+    CircuitBreaker breaker = builder().failureThreshold(2).build();
+    for (int i = 0; i < 2; i++) {
+      CompletableFuture<String> f =
+          breaker.callAsync(() -> CompletableFuture.failedFuture(new IOException("down")));
+      assertThatThrownBy(() -> f.get(5, TimeUnit.SECONDS))
+          .isInstanceOf(ExecutionException.class).hasCauseInstanceOf(IOException.class);
+    }
+    assertThat(breaker.state()).isEqualTo(State.OPEN);
+    CompletableFuture<String> refused = breaker.callAsync(() -> CompletableFuture.completedFuture("x"));
+    assertThatThrownBy(() -> refused.get(5, TimeUnit.SECONDS))
+        .hasCauseInstanceOf(CircuitOpenException.class);
+    clock.advance(Duration.ofSeconds(30));
+    CompletableFuture<String> probe = new CompletableFuture<>();
+    CompletableFuture<String> result = breaker.callAsync(() -> probe);
+    assertThat(breaker.state()).isEqualTo(State.HALF_OPEN);
+    probe.complete("back");
+    assertThat(result.get(5, TimeUnit.SECONDS)).isEqualTo("back");
+    assertThat(breaker.state()).isEqualTo(State.CLOSED);
+    assertThat(transitions).containsExactly(
+        "pubmed:CLOSED->OPEN", "pubmed:OPEN->HALF_OPEN", "pubmed:HALF_OPEN->CLOSED");
+  }
+
+  @Test
+  void listenerFailure_doesNotBreakTheBreaker() {
+    CircuitBreaker breaker = builder().failureThreshold(1).build();
+    breaker.onStateChange((n, f, t) -> {
+      throw new IllegalStateException("listener bug");
+    });
+    fail(breaker);
+    assertThat(breaker.state()).isEqualTo(State.OPEN);
+  }
+
+  @Test
+  void builder_rejectsBadArgumentsNamingThem() {
+    assertThatThrownBy(() -> CircuitBreaker.builder().failureThreshold(0))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("failureThreshold");
+    assertThatThrownBy(() -> CircuitBreaker.builder().openDuration(Duration.ZERO))
+        .hasMessageContaining("openDuration");
+    assertThatThrownBy(() -> CircuitBreaker.builder().failureRateThreshold(1.5, 1, Duration.ofSeconds(1)))
+        .hasMessageContaining("rate");
+    assertThatThrownBy(() -> CircuitBreaker.builder().halfOpenProbes(0))
+        .hasMessageContaining("halfOpenProbes");
+    assertThatThrownBy(() -> CircuitBreaker.builder().name(" "))
+        .hasMessageContaining("name");
+  }
+}

@@ -1,0 +1,78 @@
+package dev.sluice.quota;
+
+import dev.sluice.QuotaStoreException;
+import java.sql.SQLException;
+import org.jdbi.v3.core.ConnectionException;
+
+/** Turns database failures into Sluice's typed exceptions. Stateless and thread-safe. */
+final class Failures {
+  /** SQLSTATE of invalid arguments raised by the shipped functions. */
+  static final String INVALID_PARAMETER = "22023";
+  /** SQLSTATE raised by consume_quota for a quota the subject's plan does not define. */
+  static final String UNKNOWN_QUOTA = "SLQ01";
+
+  private Failures() {}
+
+  /**
+   * Whether a failed call certainly did not change the database. Every call runs in its own
+   * auto-commit transaction, so an error the server reported (the connection is still up) means
+   * that transaction was rolled back. Only a connection that broke while the statement was in
+   * flight, or a backend that was terminated, leaves the outcome unknown.
+   */
+  static boolean outcomeKnown(Throwable failure) {
+    if (failure instanceof ConnectionException) {
+      return true; // no connection: nothing was sent
+    }
+    SQLException sql = sqlCause(failure);
+    if (sql == null || sql.getSQLState() == null) {
+      return false;
+    }
+    String state = sql.getSQLState();
+    switch (state) {
+      case "08001": // could not establish the connection
+      case "08003": // the connection was already closed: nothing was sent
+      case "08004": // the server refused the connection
+      case "57P03": // the server is starting up: refused the connection
+        return true;
+      default:
+        // 08xxx (I/O error mid-statement), 57P01/57P02 (backend terminated): unknown.
+        return !state.startsWith("08") && !state.startsWith("57P");
+    }
+  }
+
+  static SQLException sqlCause(Throwable failure) {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof SQLException) {
+        return (SQLException) t;
+      }
+    }
+    return null;
+  }
+
+  /** The server's message of an argument error raised by a shipped function, or null. */
+  static String argumentError(Throwable failure) {
+    SQLException sql = sqlCause(failure);
+    if (sql == null) {
+      return null;
+    }
+    String state = sql.getSQLState();
+    if (INVALID_PARAMETER.equals(state) || UNKNOWN_QUOTA.equals(state)) {
+      String message = sql.getMessage();
+      int newline = message == null ? -1 : message.indexOf('\n');
+      return newline < 0 ? message : message.substring(0, newline);
+    }
+    return null;
+  }
+
+  /** Maps a failure of a quota call: bad arguments to IllegalArgumentException, else typed. */
+  static RuntimeException quota(String what, RuntimeException failure) {
+    String argument = argumentError(failure);
+    if (argument != null) {
+      return new IllegalArgumentException(argument, failure);
+    }
+    boolean known = outcomeKnown(failure);
+    return new QuotaStoreException(
+        what + " failed; " + (known ? "nothing was applied" : "the outcome is unknown") + ": "
+            + failure.getMessage(), known, failure);
+  }
+}

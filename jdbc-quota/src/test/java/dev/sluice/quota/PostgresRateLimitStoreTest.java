@@ -1,0 +1,148 @@
+package dev.sluice.quota;
+
+import static java.util.concurrent.TimeUnit.SECONDS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.zaxxer.hikari.HikariDataSource;
+import dev.sluice.RateLimitDecision;
+import dev.sluice.RateLimitStore;
+import dev.sluice.RateLimitStoreException;
+import dev.sluice.RateLimiter;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class PostgresRateLimitStoreTest {
+  private static TestPostgres pg;
+  private static HikariDataSource pool;
+
+  @BeforeAll
+  static void setUp() {
+    pg = TestPostgres.get();
+    pool = pg.pool("ratelimit", 8);
+  }
+
+  @AfterAll
+  static void tearDown() {
+    if (pool != null) {
+      pool.close();
+    }
+  }
+
+  @Test
+  void tryAcquire_sameSequence_decidesExactlyAsTheInMemoryStore() {
+    assertSameDecisions(5, Duration.ofMinutes(1), 5, 1L);
+    assertSameDecisions(7, Duration.ofSeconds(1), 3, -4_000_000_000L);
+    assertSameDecisions(3, Duration.ofMillis(10), 1, Long.MAX_VALUE / 4);
+  }
+
+  private static void assertSameDecisions(int limit, Duration period, int burst, long origin) {
+    AtomicLong now = new AtomicLong(origin);
+    RateLimiter.Builder builder = RateLimiter.builder().name("cmp").limit(limit, period)
+        .burst(burst).clock(now::get);
+    RateLimiter<String> memory = builder.build();
+    RateLimiter<String> postgres = builder.build(
+        PostgresRateLimitStore.<String>builder(pool, TestPostgres.unique("cmp"))
+            .clock(now::get).build());
+    Random random = new Random(limit * 31L + burst);
+    long interval = memory.emissionInterval().toNanos();
+    String[] keys = {"alice", "bob", "10.0.0.1"};
+
+    for (int step = 0; step < 400; step++) {
+      now.addAndGet((long) (random.nextDouble() * 1.5 * interval));
+      String key = keys[random.nextInt(keys.length)];
+      int cost = 1 + random.nextInt(burst);
+      RateLimitDecision expected = memory.tryAcquire(key, cost);
+      RateLimitDecision actual = postgres.tryAcquire(key, cost);
+      assertThat(actual).as("step %d, key %s, cost %d", step, key, cost).isEqualTo(expected);
+    }
+  }
+
+  @Test
+  void acquire_32ThreadsOnOneKeyOnServerClock_allowExactlyTheBurst() throws Exception {
+    RateLimiter<String> limiter = RateLimiter.builder().name("burst")
+        .limit(5, Duration.ofHours(1))
+        .build(PostgresRateLimitStore.create(pool, TestPostgres.unique("burst")));
+    ExecutorService threads = Executors.newFixedThreadPool(32);
+    try {
+      CyclicBarrier start = new CyclicBarrier(32);
+      List<Future<Boolean>> futures = new ArrayList<>();
+      for (int i = 0; i < 32; i++) {
+        futures.add(threads.submit(() -> {
+          start.await(10, SECONDS);
+          return limiter.tryAcquirePermit("hot");
+        }));
+      }
+      int allowed = 0;
+      for (Future<Boolean> f : futures) {
+        allowed += f.get(60, SECONDS) ? 1 : 0;
+      }
+      assertThat(allowed).isEqualTo(5);
+    } finally {
+      threads.shutdownNow();
+    }
+  }
+
+  @Test
+  void acquire_serverClock_reportsEpochNanosWithMicrosecondResolution() {
+    PostgresRateLimitStore<String> store = PostgresRateLimitStore.create(pool, "clock");
+    long before = System.currentTimeMillis();
+
+    RateLimitStore.Outcome outcome = store.acquire(TestPostgres.unique("k"), 1_000, 5_000);
+
+    assertThat(outcome.allowed()).isTrue();
+    assertThat(outcome.nowNanos() % 1_000).isZero();
+    assertThat(outcome.nowNanos() / 1_000_000).isBetween(before - 60_000, before + 60_000);
+    assertThat(outcome.tatNanos()).isEqualTo(outcome.nowNanos() + 1_000);
+  }
+
+  @Test
+  void acquire_sameKeyInTwoNamespaces_keepsSeparateState() {
+    AtomicLong now = new AtomicLong();
+    PostgresRateLimitStore<String> a = PostgresRateLimitStore.<String>builder(pool,
+        TestPostgres.unique("ns")).clock(now::get).build();
+    PostgresRateLimitStore<String> b = PostgresRateLimitStore.<String>builder(pool,
+        TestPostgres.unique("ns")).clock(now::get).build();
+
+    assertThat(a.acquire("k", 10, 10).allowed()).isTrue();
+    assertThat(a.acquire("k", 10, 10).allowed()).isFalse();
+    assertThat(b.acquire("k", 10, 10).allowed()).isTrue();
+  }
+
+  @Test
+  void acquire_refused_reportsTheStoredTatAndKeepsIt() {
+    AtomicLong now = new AtomicLong(1_000);
+    PostgresRateLimitStore<Integer> store = PostgresRateLimitStore.<Integer>builder(pool,
+        TestPostgres.unique("refuse")).keyText(k -> "user:" + k).clock(now::get).build();
+
+    assertThat(store.acquire(7, 100, 200)).isEqualTo(new RateLimitStore.Outcome(true, 1_100, 1_000));
+    assertThat(store.acquire(7, 100, 200)).isEqualTo(new RateLimitStore.Outcome(true, 1_200, 1_000));
+    assertThat(store.acquire(7, 100, 200))
+        .isEqualTo(new RateLimitStore.Outcome(false, 1_200, 1_000));
+    assertThat(store.acquire(7, 300, 200)).isEqualTo(new RateLimitStore.Outcome(false, 1_200, 1_000));
+    assertThat(store.acquire(8, 300, 200)).isEqualTo(new RateLimitStore.Outcome(false, 1_000, 1_000));
+    assertThat(pg.queryLong("SELECT count(*) FROM sluice.rate_limit_state WHERE namespace = '"
+        + store.namespace() + "' AND key = 'user:7'")).isOne();
+  }
+
+  @Test
+  void acquire_databaseUnreachable_throwsRateLimitStoreException() {
+    PostgresRateLimitStore<String> store = PostgresRateLimitStore.create(
+        TestPostgres.dataSource("jdbc:postgresql://127.0.0.1:1/nowhere?connectTimeout=2", null),
+        "down");
+
+    assertThatThrownBy(() -> store.acquire("k", 1, 1))
+        .isInstanceOf(RateLimitStoreException.class)
+        .hasMessageContaining("down");
+  }
+}
