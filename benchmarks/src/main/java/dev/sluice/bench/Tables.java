@@ -34,7 +34,9 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * java -cp benchmarks/target/benchmarks.jar dev.sluice.bench.Tables quick|full [table ...] [--out dir]
  * </pre>
  *
- * <p>Tables: {@code keyed-1t}, {@code keyed-2t}, {@code admission}. None named means all.
+ * <p>Tables: {@code keyed-1t}, {@code keyed-2t}, {@code admission-uncontended},
+ * {@code admission-contended}, {@code outbound-1t}, {@code outbound-2t}; a prefix such as
+ * {@code keyed} selects several. None named means all.
  */
 public final class Tables {
   private Tables() {}
@@ -58,6 +60,7 @@ public final class Tables {
   private static List<Table> tables() {
     String keyed = "dev\\.sluice\\.bench\\.KeyedRateLimitBenchmark\\.";
     String admission = "dev\\.sluice\\.bench\\.AdmissionBenchmark\\.";
+    String outbound = "dev\\.sluice\\.bench\\.OutboundBenchmark\\.";
     Function<RunResult, String> keys = r -> r.getParams().getParam("keys");
     return List.of(
         new Table("keyed-1t", "Keyed rate-limit decision, 1 thread, every call allowed",
@@ -70,7 +73,11 @@ public final class Tables {
         new Table("admission-contended",
             "Admission: try-acquire + release, 2 threads, 1 permit (contended: a lost race is a"
                 + " refusal)",
-            admission, 2, Map.of("permits", new String[] {"1"}), "permits", r -> "contended"));
+            admission, 2, Map.of("permits", new String[] {"1"}), "permits", r -> "contended"),
+        new Table("outbound-1t", "Outbound guard around a no-op call, breaker closed, 1 thread",
+            outbound, 1, Map.of(), "", r -> "no-op call"),
+        new Table("outbound-2t", "Outbound guard around a no-op call, breaker closed, 2 threads",
+            outbound, 2, Map.of(), "", r -> "no-op call"));
   }
 
   /**
@@ -195,7 +202,7 @@ public final class Tables {
   }
 
   private static final List<String> ORDER = Arrays.asList(
-      "sluicePermit", "sluiceDecision", "sluice", "hot", "uniform", "skewed");
+      "sluicePermit", "sluiceDecision", "sluice", "sluiceGuard", "sluiceBreaker", "hot", "uniform", "skewed");
 
   private static int order(String name) {
     int i = ORDER.indexOf(name);

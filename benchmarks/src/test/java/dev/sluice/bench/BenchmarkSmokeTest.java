@@ -25,6 +25,8 @@ class BenchmarkSmokeTest {
       "KeyedRateLimitBenchmark, 2, 18",
       "AdmissionBenchmark,      1, 8",
       "AdmissionBenchmark,      2, 8",
+      "OutboundBenchmark,       1, 4",
+      "OutboundBenchmark,       2, 4",
   })
   void everyBenchmark_runsOnceWithoutError(String benchmark, int threads, int expectedRuns)
       throws RunnerException {
