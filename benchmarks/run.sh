@@ -5,7 +5,7 @@
 #
 #   quick  (default) 1 fork, 2 x 500 ms warm-up, 3 x 500 ms measured: ~5 min, for a first look
 #   full   2 forks, 3 x 1 s warm-up, 5 x 1 s measured: ~17 min, the numbers in docs/benchmarks.md
-#   table  keyed-1t, keyed-2t, admission-uncontended, admission-contended, outbound-1t,
+#   table  keyed-1t, keyed-2t, keyed-floor, admission-uncontended, admission-contended, outbound-1t,
 #          outbound-2t, or a prefix (keyed, admission, outbound); none means all
 #
 # Builds benchmarks/target/benchmarks.jar (skipping tests), runs one JMH run per table with

@@ -40,7 +40,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * </ul>
  *
  * <p>Every Caffeine cache, Sluice's included, is bounded to {@link KeyStream#KEY_COUNT} keys and
- * expires idle keys, so each library holds the same keys the same way. Run with {@code -t 1} and
+ * expires idle keys, so each library holds the same keys the same way; {@code failsafeSizeOnly}
+ * drops the idle expiry to show what it costs. Run with {@code -t 1} and
  * {@code -t 2}, and {@code -prof gc} for B/op.
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -134,6 +135,27 @@ public class KeyedRateLimitBenchmark {
     }
   }
 
+  /**
+   * Failsafe in a Caffeine cache bounded by size only, without idle expiry: the cheapest way to
+   * hold per-key limiters (Caffeine then never reads the clock), but idle keys stay until evicted
+   * for space. Shown so the expiry's own cost is visible.
+   */
+  @State(Scope.Benchmark)
+  public static class FailsafeSizeOnlyState {
+    Cache<String, dev.failsafe.RateLimiter<Object>> limiters;
+    Function<String, dev.failsafe.RateLimiter<Object>> newLimiter;
+
+    /** Builds the cache and touches every key once. */
+    @Setup(Level.Trial)
+    public void setUp() {
+      limiters = Caffeine.newBuilder().maximumSize(KeyStream.KEY_COUNT).build();
+      newLimiter = key -> dev.failsafe.RateLimiter.burstyBuilder(LIMIT, PERIOD).build();
+      for (String key : KeyStream.allKeys()) {
+        limiters.get(key, newLimiter).tryAcquirePermit();
+      }
+    }
+  }
+
   /** Guava: a limiter per key in Caffeine. */
   @State(Scope.Benchmark)
   public static class GuavaState {
@@ -218,6 +240,18 @@ public class KeyedRateLimitBenchmark {
    */
   @Benchmark
   public boolean failsafe(FailsafeState s, Caller c) {
+    return c.count(s.limiters.get(c.next(), s.newLimiter).tryAcquirePermit());
+  }
+
+  /**
+   * Failsafe, cache without idle expiry.
+   *
+   * @param s the limiters
+   * @param c this thread
+   * @return whether allowed
+   */
+  @Benchmark
+  public boolean failsafeSizeOnly(FailsafeSizeOnlyState s, Caller c) {
     return c.count(s.limiters.get(c.next(), s.newLimiter).tryAcquirePermit());
   }
 

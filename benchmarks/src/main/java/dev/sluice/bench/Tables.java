@@ -34,9 +34,9 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * java -cp benchmarks/target/benchmarks.jar dev.sluice.bench.Tables quick|full [table ...] [--out dir]
  * </pre>
  *
- * <p>Tables: {@code keyed-1t}, {@code keyed-2t}, {@code admission-uncontended},
- * {@code admission-contended}, {@code outbound-1t}, {@code outbound-2t}; a prefix such as
- * {@code keyed} selects several. None named means all.
+ * <p>Tables: {@code keyed-1t}, {@code keyed-2t}, {@code keyed-floor},
+ * {@code admission-uncontended}, {@code admission-contended}, {@code outbound-1t},
+ * {@code outbound-2t}; a prefix such as {@code keyed} selects several. None named means all.
  */
 public final class Tables {
   private Tables() {}
@@ -67,6 +67,8 @@ public final class Tables {
             keyed, 1, Map.of(), "keys", keys),
         new Table("keyed-2t", "Keyed rate-limit decision, 2 threads, every call allowed",
             keyed, 2, Map.of(), "keys", keys),
+        new Table("keyed-floor", "Parts of a hot-key decision (not a comparison), 1 thread",
+            "dev\\.sluice\\.bench\\.KeyedFloorBenchmark\\.", 1, Map.of(), "", r -> "hot key"),
         new Table("admission-uncontended",
             "Admission: try-acquire + release, 1 thread, 20 permits (uncontended)",
             admission, 1, Map.of("permits", new String[] {"20"}), "permits", r -> "uncontended"),
@@ -202,7 +204,9 @@ public final class Tables {
   }
 
   private static final List<String> ORDER = Arrays.asList(
-      "sluicePermit", "sluiceDecision", "sluice", "sluiceGuard", "sluiceBreaker", "hot", "uniform", "skewed");
+      "sluicePermit", "sluiceDecision", "sluice", "sluiceGuard", "sluiceBreaker", "hot", "uniform", "skewed", "bucket4j", "failsafe", "failsafeSizeOnly", "guava",
+      "resilience4j", "concurrencyLimits", "nanoTime", "gcraStepOnly", "concurrentHashMap",
+      "caffeineSizeOnly", "caffeineExpiring");
 
   private static int order(String name) {
     int i = ORDER.indexOf(name);

@@ -21,8 +21,9 @@ class BenchmarkSmokeTest {
 
   @ParameterizedTest(name = "{0} at {1} thread(s): {2} runs")
   @CsvSource({
-      "KeyedRateLimitBenchmark, 1, 18",
-      "KeyedRateLimitBenchmark, 2, 18",
+      "KeyedRateLimitBenchmark, 1, 21",
+      "KeyedRateLimitBenchmark, 2, 21",
+      "KeyedFloorBenchmark,     1, 5",
       "AdmissionBenchmark,      1, 8",
       "AdmissionBenchmark,      2, 8",
       "OutboundBenchmark,       1, 4",
