@@ -31,7 +31,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * Markdown (ns/op ± error, B/op from {@code -prof gc}) next to JMH's JSON.
  *
  * <pre>
- * java -cp benchmarks/target/benchmarks.jar dev.sluice.bench.Tables quick|full [table ...] [--out dir]
+ * java -cp benchmarks/target/benchmarks.jar dev.sluice.bench.Tables \
+ *     quick|full [table ...] [--out dir]
  * </pre>
  *
  * <p>Tables: {@code keyed-1t}, {@code keyed-2t}, {@code keyed-floor},
@@ -204,7 +205,8 @@ public final class Tables {
   }
 
   private static final List<String> ORDER = Arrays.asList(
-      "sluicePermit", "sluiceDecision", "sluice", "sluiceGuard", "sluiceBreaker", "hot", "uniform", "skewed", "bucket4j", "failsafe", "failsafeSizeOnly", "guava",
+      "sluicePermit", "sluiceDecision", "sluice", "sluiceGuard", "sluiceBreaker", "hot", "uniform",
+      "skewed", "bucket4j", "failsafe", "failsafeSizeOnly", "guava",
       "resilience4j", "concurrencyLimits", "nanoTime", "gcraStepOnly", "concurrentHashMap",
       "caffeineSizeOnly", "caffeineExpiring");
 
