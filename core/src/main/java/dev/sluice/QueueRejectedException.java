@@ -32,10 +32,15 @@ public class QueueRejectedException extends SluiceException {
     SHUT_DOWN
   }
 
+  /** Why the attempt did not get a permit. */
   private final Reason reason;
+  /** The refusing queue's name. */
   private final String queueName;
+  /** Attempts waiting when this one was refused. */
   private final int queued;
+  /** How long this attempt waited. */
   private final long waitedNanos;
+  /** The suggested delay before retrying. */
   private final long retryAfterNanos;
 
   /**

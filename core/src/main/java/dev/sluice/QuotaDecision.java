@@ -22,6 +22,12 @@ public record QuotaDecision(
   /**
    * Validates the figures.
    *
+   * @param allowed whether the amount was consumed
+   * @param used units used in the current window
+   * @param limit units allowed per window
+   * @param remaining units left in the current window
+   * @param resetsAt when the current window ends
+   * @param quota the quota's name
    * @throws NullPointerException if {@code resetsAt} or {@code quota} is null
    * @throws IllegalArgumentException if a count is negative
    */

@@ -10,6 +10,7 @@ package dev.sluice;
 public class QuotaStoreException extends SluiceException {
   private static final long serialVersionUID = 1L;
 
+  /** Whether the store certainly did not apply the operation. */
   private final boolean outcomeKnown;
 
   /**

@@ -33,6 +33,13 @@ public record RateLimitDecision(
   /**
    * Validates the figures.
    *
+   * @param allowed whether the call may proceed
+   * @param limit the configured number of calls per window
+   * @param remaining calls of cost 1 still allowed now
+   * @param retryAfterNanos zero when allowed, else the wait for this same call
+   * @param resetAfterNanos the time until the bucket is full again
+   * @param windowNanos the configured period
+   * @param policy the policy name
    * @throws IllegalArgumentException if a figure is negative, or an allowed decision has a
    *     non-zero retry-after
    * @throws NullPointerException if {@code policy} is null

@@ -65,7 +65,7 @@ import java.util.concurrent.CompletableFuture;
  *
  * <p><b>Threads.</b> Waiting holds no thread in {@link #acquireAsync(Object, String)}. Futures are
  * completed on the thread that freed the permit or ended the wait: a caller closing its permit,
- * the {@link TimeoutScheduler}'s thread, or the caller of {@link #drain()} or {@link #close()}.
+ * the {@link TaskScheduler}'s thread, or the caller of {@link #drain()} or {@link #close()}.
  * Attach slow continuations with the {@code ...Async} methods and your own executor.
  *
  * <p><b>Accounting.</b> Every attempt ends exactly once as admitted, rejected for one
@@ -121,7 +121,7 @@ public interface RequestQueue<K> extends AutoCloseable {
 
   /**
    * Takes a permit, waiting up to {@code timeout}. The wait ends by the queue's
-   * {@link TimeoutScheduler}, so a fake clock can time it out.
+   * {@link TaskScheduler}, so a fake clock can time it out.
    *
    * @param key the key to charge
    * @param priority a priority class declared on the builder
@@ -283,7 +283,7 @@ public interface RequestQueue<K> extends AutoCloseable {
    * @return a builder with defaults: name {@code "default"}, one priority class
    *     {@code "default"}, per-key cap equal to the global cap, {@value Builder#DEFAULT_MAX_QUEUED}
    *     queued, per-key queue equal to the global queue, 60 s timeout, 1 s retry-after, the
-   *     system clock and {@link TimeoutScheduler#system()}
+   *     system clock and {@link TaskScheduler#timer()}
    */
   static Builder builder() {
     return new Builder();
@@ -423,7 +423,7 @@ public interface RequestQueue<K> extends AutoCloseable {
     private Duration retryAfter = Duration.ofSeconds(1);
     private List<String> priorities = List.of("default");
     private NanoClock clock = NanoClock.system();
-    private TimeoutScheduler scheduler = TimeoutScheduler.system();
+    private TaskScheduler scheduler = TaskScheduler.timer();
 
     Builder() {}
 
@@ -579,13 +579,13 @@ public interface RequestQueue<K> extends AutoCloseable {
 
     /**
      * Sets the scheduler that ends waits at their deadline. Defaults to
-     * {@link TimeoutScheduler#system()}.
+     * {@link TaskScheduler#timer()}.
      *
      * @param scheduler the scheduler
      * @return this builder
      * @throws NullPointerException if {@code scheduler} is null
      */
-    public Builder scheduler(TimeoutScheduler scheduler) {
+    public Builder scheduler(TaskScheduler scheduler) {
       this.scheduler = Objects.requireNonNull(scheduler, "scheduler");
       return this;
     }

@@ -119,14 +119,6 @@ public interface Stage {
   }
 
   /**
-   * An outbound stage: runs the rest of the call through the guard (pacing, retry, breaker,
-   * timeout). Anything inside it is retried with it, so it belongs last.
-   *
-   * @param guard the guard
-   * @return the stage
-   * @throws NullPointerException if {@code guard} is null
-   */
-  /**
    * A stage that holds a {@link RequestQueue} permit, keyed by {@link CallContext#key()}, while
    * the inner stages and the call run. The blocking form waits with the queue's timeout; the
    * async form holds no thread while it waits. The permit is released exactly once, when the call
@@ -148,6 +140,14 @@ public interface Stage {
     return new Stages.QueueStage(queue, priority);
   }
 
+  /**
+   * An outbound stage: runs the rest of the call through the guard (pacing, retry, breaker,
+   * timeout). Anything inside it is retried with it, so it belongs last.
+   *
+   * @param guard the guard
+   * @return the stage
+   * @throws NullPointerException if {@code guard} is null
+   */
   static Stage outbound(OutboundGuard guard) {
     return new Stages.OutboundStage(Objects.requireNonNull(guard, "guard"));
   }

@@ -1,6 +1,7 @@
 package dev.sluice;
 
 import dev.sluice.internal.SchedulerAdapter;
+import dev.sluice.internal.SystemTimeoutScheduler;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -10,9 +11,11 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs tasks after a delay: where an {@link OutboundGuard} runs attempts, waits out backoff and
- * pacing delays, and fires per-attempt timeouts. Nothing in the guard sleeps; every wait is a task
- * scheduled here. Tests pass a scheduler with virtual time that records the delays and runs tasks
- * as a fake clock advances.
+ * pacing delays, and fires per-attempt timeouts, and where a {@link RequestQueue} ends a waiter's
+ * wait at its deadline. Nothing in Sluice sleeps; every wait is a task scheduled here. Tests pass
+ * a scheduler with virtual time that records the delays and runs tasks as a fake clock advances.
+ * A task may run after it was cancelled if the cancel raced with it; Sluice's tasks then do
+ * nothing harmful.
  *
  * <pre>{@code
  * ScheduledExecutorService pool = Executors.newScheduledThreadPool(8);
@@ -63,6 +66,17 @@ public interface TaskScheduler {
   static TaskScheduler of(ScheduledExecutorService executor) {
     Objects.requireNonNull(executor, "executor");
     return executor::schedule;
+  }
+
+  /**
+   * One shared daemon thread named {@code sluice-timeout}, for short, non-blocking timer tasks
+   * such as ending a {@link RequestQueue} waiter's wait. Cancelled tasks are removed at once, so
+   * they hold no memory. The default scheduler of {@link RequestQueue}.
+   *
+   * @return the shared timer
+   */
+  static TaskScheduler timer() {
+    return SystemTimeoutScheduler.INSTANCE;
   }
 
   /**

@@ -2,13 +2,16 @@ package dev.sluice;
 
 import java.time.Duration;
 import java.util.PriorityQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * A {@link TimeoutScheduler} on a {@link ManualClock}: tasks run, on the caller's thread, when a
+ * A {@link TaskScheduler} on a {@link ManualClock}: tasks run, on the caller's thread, when a
  * test advances the clock past their due time. Thread-safe.
  */
-final class ManualScheduler implements TimeoutScheduler {
+final class ManualScheduler implements TaskScheduler {
   private final ManualClock clock;
   private final PriorityQueue<Task> tasks = new PriorityQueue<>();
   private long sequence;
@@ -22,6 +25,14 @@ final class ManualScheduler implements TimeoutScheduler {
     final long seq;
     final Runnable runnable;
     final AtomicBoolean cancelled = new AtomicBoolean();
+    /** Cancelling the handle cancels the task. */
+    final CompletableFuture<Void> handle = new CompletableFuture<>() {
+      @Override
+      public boolean cancel(boolean mayInterrupt) {
+        cancelled.set(true);
+        return super.cancel(mayInterrupt);
+      }
+    };
 
     Task(long due, long seq, Runnable runnable) {
       this.due = due;
@@ -37,10 +48,10 @@ final class ManualScheduler implements TimeoutScheduler {
   }
 
   @Override
-  public synchronized Cancellable schedule(Runnable task, long delayNanos) {
-    Task t = new Task(clock.nanoTime() + delayNanos, sequence++, task);
+  public synchronized Future<?> schedule(Runnable task, long delay, TimeUnit unit) {
+    Task t = new Task(clock.nanoTime() + unit.toNanos(delay), sequence++, task);
     tasks.add(t);
-    return () -> t.cancelled.set(true);
+    return t.handle;
   }
 
   /** Moves the clock and runs every task now due. */

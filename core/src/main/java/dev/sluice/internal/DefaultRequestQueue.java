@@ -5,7 +5,7 @@ import dev.sluice.QueueRejectedException;
 import dev.sluice.QueueRejectedException.Reason;
 import dev.sluice.RequestQueue;
 import dev.sluice.SluiceException;
-import dev.sluice.TimeoutScheduler;
+import dev.sluice.TaskScheduler;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -20,6 +20,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.locks.ReentrantLock;
@@ -52,7 +54,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private final String[] priorities;
   private final List<String> priorityList;
   private final NanoClock clock;
-  private final TimeoutScheduler scheduler;
+  private final TaskScheduler scheduler;
 
   private final ReentrantLock lock = new ReentrantLock();
   // Everything below is guarded by lock (the two volatiles are also read without it).
@@ -85,7 +87,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
    */
   public DefaultRequestQueue(String name, int maxConcurrent, int maxPerKey, int maxQueued,
       int maxQueuedPerKey, long timeoutNanos, long retryAfterNanos, List<String> priorities,
-      NanoClock clock, TimeoutScheduler scheduler) {
+      NanoClock clock, TaskScheduler scheduler) {
     this.name = name;
     this.maxConcurrent = maxConcurrent;
     this.maxPerKey = maxPerKey;
@@ -238,9 +240,9 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
 
   /** Schedules the waiter's deadline; the handle is cancelled by whichever side ends it second. */
   private void arm(Waiter<K> waiter, long timeout) {
-    TimeoutScheduler.Cancellable deadline;
+    Future<?> deadline;
     try {
-      deadline = scheduler.schedule(() -> expire(waiter), timeout);
+      deadline = scheduler.schedule(() -> expire(waiter), timeout, TimeUnit.NANOSECONDS);
     } catch (RuntimeException e) {
       // Without a deadline the waiter could wait for ever: withdraw it. If it was granted in
       // the meantime this fails and the future simply holds its permit.
@@ -250,7 +252,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     }
     waiter.deadline = deadline;
     if (waiter.isDone()) {
-      deadline.cancel();
+      deadline.cancel(false);
     }
   }
 
@@ -477,9 +479,9 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   }
 
   private static void cancelDeadline(Waiter<?> waiter) {
-    TimeoutScheduler.Cancellable deadline = waiter.deadline;
+    Future<?> deadline = waiter.deadline;
     if (deadline != null) {
-      deadline.cancel();
+      deadline.cancel(false);
     }
   }
 
@@ -769,7 +771,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     int state = WAITING;
     /** Set and read by the thread that granted this waiter, after the lock. */
     Waiter<K> nextGrant;
-    volatile TimeoutScheduler.Cancellable deadline;
+    volatile Future<?> deadline;
 
     Waiter(DefaultRequestQueue<K> queue, KeyState<K> ks, int priority, long enqueuedAt) {
       this.queue = queue;

@@ -1,15 +1,15 @@
 package dev.sluice.internal;
 
-import dev.sluice.TimeoutScheduler;
-import java.util.concurrent.ScheduledFuture;
+import dev.sluice.TaskScheduler;
+import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The default {@link TimeoutScheduler}: one shared daemon thread. Its executor is created on
+ * The default {@link TaskScheduler#timer()}: one shared daemon thread. Its executor is created on
  * first use, so a process that never waits never starts the thread. Thread-safe.
  */
-public final class SystemTimeoutScheduler implements TimeoutScheduler {
+public final class SystemTimeoutScheduler implements TaskScheduler {
   /** The shared instance. */
   public static final SystemTimeoutScheduler INSTANCE = new SystemTimeoutScheduler();
 
@@ -32,13 +32,12 @@ public final class SystemTimeoutScheduler implements TimeoutScheduler {
   }
 
   @Override
-  public Cancellable schedule(Runnable task, long delayNanos) {
-    ScheduledFuture<?> future = Holder.EXECUTOR.schedule(task, delayNanos, TimeUnit.NANOSECONDS);
-    return () -> future.cancel(false);
+  public Future<?> schedule(Runnable task, long delay, TimeUnit unit) {
+    return Holder.EXECUTOR.schedule(task, delay, unit);
   }
 
   @Override
   public String toString() {
-    return "TimeoutScheduler.system()";
+    return "TaskScheduler.timer()";
   }
 }

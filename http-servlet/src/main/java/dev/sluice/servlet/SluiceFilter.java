@@ -1,5 +1,7 @@
 package dev.sluice.servlet;
 
+import dev.sluice.ComponentHealth;
+import dev.sluice.HealthContributor;
 import dev.sluice.NanoClock;
 import dev.sluice.QueueRejectedException;
 import dev.sluice.QuotaDecision;
@@ -40,6 +42,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -113,6 +116,9 @@ public final class SluiceFilter implements Filter {
   private final int maxBufferedBody;
   private final boolean headersOnAdmitted;
   private final ThrottledLog storeFailureLog;
+  private final NanoClock clock;
+  private final long logIntervalNanos;
+  private final AtomicLong lastStoreFailure = new AtomicLong(Long.MIN_VALUE);
   private final ThrottledLog shadowLog;
 
   private SluiceFilter(Builder b) {
@@ -130,6 +136,8 @@ public final class SluiceFilter implements Filter {
     this.maxBufferedBody = b.maxBufferedBody;
     this.headersOnAdmitted = b.headersOnAdmitted;
     this.storeFailureLog = new ThrottledLog(LOG, b.clock, b.logInterval.toNanos());
+    this.clock = b.clock;
+    this.logIntervalNanos = b.logInterval.toNanos();
     this.shadowLog = new ThrottledLog(LOG, b.clock, b.logInterval.toNanos());
   }
 
@@ -447,6 +455,7 @@ public final class SluiceFilter implements Filter {
       quotaGate.refund(user, rule.quota(), requestId);
     } catch (RuntimeException e) {
       counters.get(rule.name()).storeFailures.increment();
+      lastStoreFailure.set(clock.nanoTime());
       storeFailureLog.warn("quota refund failed for rule '" + rule.name() + "'", e);
     }
   }
@@ -515,6 +524,7 @@ public final class SluiceFilter implements Filter {
   private boolean storeFailed(RouteRule rule, RuleCounters count, String what,
       RuntimeException e, HttpServletResponse response) throws IOException {
     count.storeFailures.increment();
+    lastStoreFailure.set(clock.nanoTime());
     storeFailureLog.warn(what + " failed; rule '" + rule.name() + "' fails "
         + (rule.failOpen() || rule.shadow() ? "open" : "closed"), e);
     if (rule.failOpen() || rule.shadow()) {
@@ -570,6 +580,35 @@ public final class SluiceFilter implements Filter {
       throw new IllegalArgumentException("no rule named '" + rule + "'; rules: " + counters.keySet());
     }
     return c.snapshot();
+  }
+
+  /**
+   * A health contributor named {@code filter}: the filter's totals as figures, scored 100, or 40
+   * with a recommendation while a shared store (rate limits, quota) has failed within the last
+   * log interval.
+   *
+   * @return the contributor
+   */
+  public HealthContributor healthContributor() {
+    return () -> {
+      FilterStats t = stats();
+      Map<String, Object> figures = new LinkedHashMap<>();
+      figures.put("admitted", t.admitted());
+      figures.put("rateLimited", t.rateLimited());
+      figures.put("quotaExceeded", t.quotaExceeded());
+      figures.put("shed", t.shed());
+      figures.put("storeFailures", t.storeFailures());
+      figures.put("shadowRefusals", t.shadowRefusals());
+      figures.put("abandoned", t.abandoned());
+      long last = lastStoreFailure.get();
+      boolean failing = last != Long.MIN_VALUE && clock.nanoTime() - last < logIntervalNanos;
+      figures.put("storeFailing", failing);
+      List<String> advice = failing
+          ? List.of("a rate-limit or quota store is failing (" + t.storeFailures()
+              + " failures so far): check the database; rules fail open or closed as configured")
+          : List.of();
+      return new ComponentHealth("filter", failing ? 40 : 100, figures, advice);
+    };
   }
 
   /**

@@ -1,12 +1,15 @@
 package dev.sluice.servlet;
 
-import dev.sluice.TimeoutScheduler;
+import dev.sluice.TaskScheduler;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 /** A fake clock and a scheduler on it: due tasks run when the test advances the clock. */
-final class ManualTimeouts implements TimeoutScheduler {
+final class ManualTimeouts implements TaskScheduler {
   private long now;
   private final List<long[]> due = new ArrayList<>();
   private final List<Runnable> tasks = new ArrayList<>();
@@ -16,13 +19,17 @@ final class ManualTimeouts implements TimeoutScheduler {
   }
 
   @Override
-  public synchronized Cancellable schedule(Runnable task, long delayNanos) {
-    long[] at = {now + delayNanos};
+  public synchronized Future<?> schedule(Runnable task, long delay, TimeUnit unit) {
+    long[] at = {now + unit.toNanos(delay)};
     due.add(at);
     tasks.add(task);
-    return () -> {
-      synchronized (this) {
-        at[0] = Long.MAX_VALUE;
+    return new CompletableFuture<Void>() {
+      @Override
+      public boolean cancel(boolean mayInterrupt) {
+        synchronized (ManualTimeouts.this) {
+          at[0] = Long.MAX_VALUE;
+        }
+        return super.cancel(mayInterrupt);
       }
     };
   }

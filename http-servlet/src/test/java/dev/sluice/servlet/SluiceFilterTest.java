@@ -267,7 +267,7 @@ class SluiceFilterTest {
         });
     MapQuota quota = new MapQuota(5);
     quota.failing = true;
-    SluiceFilter f = filter().quotaGate(quota)
+    SluiceFilter f = filter().quotaGate(quota).clock(now::get)
         .rule(RouteRule.builder("closed").path("/api/closed").perIp(shared).build())
         .rule(RouteRule.builder("open").path("/api/open").perIp(shared).failOpen(true).build())
         .rule(RouteRule.builder("quota").path("/api/quota").quota("chat").build())
@@ -280,8 +280,16 @@ class SluiceFilterTest {
     assertThat(jetty.post("/api/open").statusCode()).isEqualTo(200);
     assertThat(jetty.post("/api/quota", "X-Test-User", "alice").statusCode()).isEqualTo(503);
     assertThat(f.stats().storeFailures()).isEqualTo(3);
+    dev.sluice.ComponentHealth health = f.healthContributor().check();
+    assertThat(health.score()).isEqualTo(40);
+    assertThat(health.figures()).containsEntry("storeFailures", 3L)
+        .containsEntry("storeFailing", true);
+    assertThat(health.recommendations()).singleElement().asString().contains("check the database");
     down.set(false);
     assertThat(jetty.post("/api/closed").statusCode()).isEqualTo(200);
+    // Once a whole log interval passes without failures, the filter is healthy again.
+    now.addAndGet(Duration.ofMinutes(1).toNanos());
+    assertThat(f.healthContributor().check().score()).isEqualTo(100);
   }
 
   @Test

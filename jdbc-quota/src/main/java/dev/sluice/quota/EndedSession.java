@@ -22,6 +22,12 @@ public record EndedSession(
   /**
    * Validates the fields.
    *
+   * @param pid the backend's process id
+   * @param user the role it belonged to (always the calling role)
+   * @param applicationName its {@code application_name}, empty when unset
+   * @param clientAddress its client address, empty for a Unix-socket connection
+   * @param idleFor how long it had been idle in its transaction
+   * @param terminated whether the termination signal was sent (false if it had already gone)
    * @throws NullPointerException if a reference is null
    */
   public EndedSession {

@@ -20,6 +20,10 @@ public record LoadMetric(
   /**
    * Validates the fields.
    *
+   * @param metric the figure's name, such as {@code "lock_waits"} or {@code "connections_active"}
+   * @param value its value (a count, seconds or a percentage, as the name says)
+   * @param status {@code "ok"}, {@code "warning"} or {@code "critical"}
+   * @param recommendation what to do, present when the status is not ok
    * @throws NullPointerException if a reference is null
    */
   public LoadMetric {

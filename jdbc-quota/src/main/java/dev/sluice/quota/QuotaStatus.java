@@ -24,6 +24,13 @@ public record QuotaStatus(
   /**
    * Validates the fields.
    *
+   * @param subject the subject
+   * @param plan the subject's plan ({@code "free"} for a subject that has no account yet)
+   * @param quota the quota's name
+   * @param used units used in the current window
+   * @param limit units allowed per window (the per-subject override if any, else the plan's)
+   * @param remaining units left in the current window
+   * @param resetsAt when the current window ends
    * @throws NullPointerException if a reference is null
    */
   public QuotaStatus {
