@@ -37,7 +37,8 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   private final CopyOnWriteArrayList<StateListener> listeners = new CopyOnWriteArrayList<>();
 
   private final SlidingWindow window;
-  private State state = State.CLOSED;
+  /** Written under the lock; read without it only by the closed-state fast path of permit(). */
+  private volatile State state = State.CLOSED;
   private long openedAt;
   private long halfOpenedAt;
   private int consecutiveFailures;
@@ -100,6 +101,9 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
 
   /** Returns null when permitted, else the refusal. */
   private CircuitOpenException permit() {
+    if (state == State.CLOSED) {
+      return null; // nothing to expire or count while closed: no lock, no clock
+    }
     State[] change;
     CircuitOpenException refused = null;
     synchronized (this) {
@@ -130,8 +134,13 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   @Override
   public void recordSuccess(Duration duration) {
     Objects.requireNonNull(duration, "duration");
-    if (duration.compareTo(Duration.ofNanos(slowNanos)) >= 0) {
-      recordFailure(duration);
+    recordSuccess(duration.toNanos(), clock.nanoTime());
+  }
+
+  /** Records a success that took {@code tookNanos} and ended at {@code now}. */
+  private void recordSuccess(long tookNanos, long now) {
+    if (tookNanos >= slowNanos) {
+      recordFailure(Duration.ofNanos(tookNanos));
       return;
     }
     State[] change = null;
@@ -139,7 +148,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
       switch (state) {
         case CLOSED:
           consecutiveFailures = 0;
-          window.record(clock.nanoTime(), true);
+          window.record(now, true);
           break;
         case HALF_OPEN:
           probesInFlight = Math.max(0, probesInFlight - 1);
@@ -197,7 +206,8 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
       record(t, start);
       throw t;
     }
-    recordSuccess(Duration.ofNanos(clock.nanoTime() - start));
+    long end = clock.nanoTime();
+    recordSuccess(end - start, end);
     return result;
   }
 
@@ -219,7 +229,8 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     CompletableFuture<T> result = new CompletableFuture<>();
     stage.whenComplete((value, error) -> {
       if (error == null) {
-        recordSuccess(Duration.ofNanos(clock.nanoTime() - start));
+        long end = clock.nanoTime();
+        recordSuccess(end - start, end);
         result.complete(value);
       } else {
         Throwable cause = error instanceof CompletionException && error.getCause() != null

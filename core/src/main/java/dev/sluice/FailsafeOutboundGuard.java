@@ -171,6 +171,10 @@ final class FailsafeOutboundGuard implements OutboundGuard {
   @Override
   public <T> T call(Callable<T> work) throws Exception {
     Objects.requireNonNull(work, "work");
+    if (baseRetry == null && pacer == null && timeout == null) {
+      // Nothing to wait for or time out: run on the caller's thread, with no hop to the scheduler.
+      return breaker == null ? work.call() : breaker.call(work);
+    }
     CompletableFuture<T> future = executor().getAsync(work::call);
     try {
       return taskScheduler.await(future);

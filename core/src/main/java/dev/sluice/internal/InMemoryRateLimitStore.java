@@ -32,6 +32,15 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
   static final long RETIRED = Long.MIN_VALUE;
 
   private final NanoClock clock;
+  /**
+   * The last clock reading of a decision, published at most once per {@link #TICK_NANOS}.
+   * Caffeine reads it as its ticker for idle expiry, so a decision reads the real clock once, not
+   * twice. A reading up to a tick old (or older, when no decision ran) only makes expiry a little
+   * early or late, and an entry that expires while it still owes time goes to the ghosts like any
+   * eviction, so nothing is granted twice.
+   */
+  private volatile long coarseNow;
+  private static final long TICK_NANOS = 1_000_000;
   private final Cache<K, AtomicLong> cells;
   private final AtomicReferenceArray<Ghost<K>> ghosts;
   private final int ghostMask;
@@ -45,13 +54,14 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
    */
   public InMemoryRateLimitStore(NanoClock clock, long maxKeys, long idleExpiryNanos) {
     this.clock = clock;
+    this.coarseNow = clock.nanoTime();
     int slots = Integer.highestOneBit((int) Math.max(64, Math.min(1L << 30, maxKeys)) - 1) << 1;
     this.ghosts = new AtomicReferenceArray<>(slots);
     this.ghostMask = slots - 1;
     this.cells = Caffeine.newBuilder()
         .maximumSize(maxKeys)
         .expireAfterAccess(Duration.ofNanos(idleExpiryNanos))
-        .ticker(clock::nanoTime)
+        .ticker(() -> coarseNow)
         // Maintenance on the calling threads keeps the bound exact and needs no pool.
         .executor(Runnable::run)
         .evictionListener((K key, AtomicLong cell, RemovalCause cause) -> retire(key, cell))
@@ -60,9 +70,9 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
 
   @Override
   public Outcome acquire(K key, long incrementNanos, long toleranceNanos) {
+    long now = tick();
     while (true) {
       AtomicLong cell = cell(key);
-      long now = clock.nanoTime();
       long stored = cell.get();
       if (stored == RETIRED) {
         Thread.onSpinWait();
@@ -81,9 +91,9 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
 
   /** Same step as {@link #acquire}, building the decision without an intermediate object. */
   RateLimitDecision acquire(K key, long increment, long tolerance, GcraRateLimiter<K> limiter) {
+    long now = tick();
     while (true) {
       AtomicLong cell = cell(key);
-      long now = clock.nanoTime();
       long stored = cell.get();
       if (stored == RETIRED) {
         Thread.onSpinWait();
@@ -102,9 +112,9 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
 
   /** Same step as {@link #acquire}, answering only whether it was allowed. */
   boolean tryAcquire(K key, long increment, long tolerance) {
+    long now = tick();
     while (true) {
       AtomicLong cell = cell(key);
-      long now = clock.nanoTime();
       long stored = cell.get();
       if (stored == RETIRED) {
         Thread.onSpinWait();
@@ -119,6 +129,15 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
         return true;
       }
     }
+  }
+
+  /** Reads the clock once for a decision and, at most once per tick, publishes it to Caffeine. */
+  private long tick() {
+    long now = clock.nanoTime();
+    if (now - coarseNow > TICK_NANOS) {
+      coarseNow = now;
+    }
+    return now;
   }
 
   private AtomicLong cell(K key) {
@@ -173,6 +192,7 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
    * @return the number of entries
    */
   public long size() {
+    coarseNow = clock.nanoTime();
     cells.cleanUp();
     return cells.estimatedSize();
   }
