@@ -23,6 +23,9 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * was displaced starts with a full bucket, never more. Ghosts match by {@code equals}, so one key
  * never inherits another's debt.
  *
+ * <p>Recently used cells are also kept in a small direct-mapped front table, which a decision
+ * reads before Caffeine; a hit touches Caffeine only now and then, so busy keys stay fresh there.
+ *
  * <p>Thread-safe.
  *
  * @param <K> the key type
@@ -41,7 +44,17 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
    */
   private volatile long coarseNow;
   private static final long TICK_NANOS = 1_000_000;
-  private final Cache<K, AtomicLong> cells;
+  private static final int FRONT_SLOTS = 4096;
+  private final Cache<K, Cell<K>> cells;
+  /**
+   * A direct-mapped table of recently used cells in front of Caffeine: a hit costs a hash, one
+   * array read and an {@code equals}. Slots hold the very cells Caffeine holds (a retired cell is
+   * dropped from its slot when seen), so the table adds no state of its own and never allocates.
+   */
+  private final AtomicReferenceArray<Cell<K>> front;
+  private final int frontMask;
+  /** How often a front-table hit also touches Caffeine, so a busy key never looks idle to it. */
+  private final long touchNanos;
   private final AtomicReferenceArray<Ghost<K>> ghosts;
   private final int ghostMask;
 
@@ -64,17 +77,22 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
         .ticker(() -> coarseNow)
         // Maintenance on the calling threads keeps the bound exact and needs no pool.
         .executor(Runnable::run)
-        .evictionListener((K key, AtomicLong cell, RemovalCause cause) -> retire(key, cell))
+        .evictionListener((K key, Cell<K> cell, RemovalCause cause) -> retire(key, cell))
         .build();
+    int frontSlots = (int) Math.min(FRONT_SLOTS, Long.highestOneBit(Math.max(1, maxKeys - 1)) << 1);
+    this.front = new AtomicReferenceArray<>(frontSlots);
+    this.frontMask = frontSlots - 1;
+    this.touchNanos = Math.max(1, Math.min(idleExpiryNanos / 4, 1_000_000_000L));
   }
 
   @Override
   public Outcome acquire(K key, long incrementNanos, long toleranceNanos) {
     long now = tick();
     while (true) {
-      AtomicLong cell = cell(key);
+      Cell<K> cell = cell(key, now);
       long stored = cell.get();
       if (stored == RETIRED) {
+        unfront(cell);
         Thread.onSpinWait();
         continue;
       }
@@ -93,9 +111,10 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
   RateLimitDecision acquire(K key, long increment, long tolerance, GcraRateLimiter<K> limiter) {
     long now = tick();
     while (true) {
-      AtomicLong cell = cell(key);
+      Cell<K> cell = cell(key, now);
       long stored = cell.get();
       if (stored == RETIRED) {
+        unfront(cell);
         Thread.onSpinWait();
         continue;
       }
@@ -114,9 +133,10 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
   boolean tryAcquire(K key, long increment, long tolerance) {
     long now = tick();
     while (true) {
-      AtomicLong cell = cell(key);
+      Cell<K> cell = cell(key, now);
       long stored = cell.get();
       if (stored == RETIRED) {
+        unfront(cell);
         Thread.onSpinWait();
         continue;
       }
@@ -140,22 +160,40 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
     return now;
   }
 
-  private AtomicLong cell(K key) {
-    AtomicLong cell = cells.getIfPresent(key);
-    return cell != null ? cell : cells.get(key, this::newCell);
+  private Cell<K> cell(K key, long now) {
+    int slot = spread(key.hashCode()) & frontMask;
+    Cell<K> cell = front.get(slot);
+    if (cell != null && cell.key.equals(key)) {
+      if (now - cell.touched > touchNanos) {
+        cell.touched = now;
+        cells.getIfPresent(key); // keeps Caffeine's idle clock and frequency for this key fresh
+      }
+      return cell;
+    }
+    cell = cells.getIfPresent(key);
+    if (cell == null) {
+      cell = cells.get(key, this::newCell);
+    }
+    front.lazySet(slot, cell); // a release store: a reader that misses it only goes to Caffeine
+    return cell;
   }
 
-  private AtomicLong newCell(K key) {
+  private void unfront(Cell<K> cell) {
+    int slot = spread(cell.key.hashCode()) & frontMask;
+    front.compareAndSet(slot, cell, null);
+  }
+
+  private Cell<K> newCell(K key) {
     long now = clock.nanoTime();
     int slot = spread(key.hashCode()) & ghostMask;
     Ghost<K> ghost = ghosts.get(slot);
     if (ghost != null && ghost.key.equals(key) && ghosts.compareAndSet(slot, ghost, null)) {
-      return new AtomicLong(ghost.tat - now > 0 ? ghost.tat : now);
+      return new Cell<>(key, ghost.tat - now > 0 ? ghost.tat : now, now);
     }
-    return new AtomicLong(now);
+    return new Cell<>(key, now, now);
   }
 
-  private void retire(K key, AtomicLong cell) {
+  private void retire(K key, Cell<K> cell) {
     if (cell == null) {
       return;
     }
@@ -174,6 +212,20 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
       if (ghosts.compareAndSet(slot, current, ghost)) {
         return;
       }
+    }
+  }
+
+  /** A key's TAT, and the key itself so the front table can check what a slot holds. */
+  static final class Cell<K> extends AtomicLong {
+    private static final long serialVersionUID = 1L;
+    final transient K key;
+    /** When a front-table hit last touched Caffeine for this key. */
+    transient volatile long touched;
+
+    Cell(K key, long tat, long now) {
+      super(tat);
+      this.key = key;
+      this.touched = now;
     }
   }
 
