@@ -54,6 +54,46 @@ class RateLimiterConcurrencyTest {
   }
 
   @Test
+  void tryAcquire_manyKeysSharingFrontSlots_admitExactlyBurstPerKey() throws Exception {
+    ManualClock clock = new ManualClock();
+    RateLimiter<String> limiter = RateLimiter.builder()
+        .limit(3, Duration.ofMinutes(1)).maxKeys(20_000).clock(clock).build();
+    int keys = 10_000; // more keys than front-table slots: slots are overwritten constantly
+    java.util.concurrent.atomic.AtomicIntegerArray admitted =
+        new java.util.concurrent.atomic.AtomicIntegerArray(keys);
+    CyclicBarrier barrier = new CyclicBarrier(8);
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    try {
+      List<Future<?>> futures = new ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        int seed = t;
+        futures.add(pool.submit(() -> {
+          java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+          barrier.await(10, TimeUnit.SECONDS);
+          for (int i = 0; i < 50_000; i++) {
+            int k = random.nextInt(keys);
+            boolean ok = (i & 1) == 0 ? limiter.tryAcquirePermit("key-" + k)
+                : limiter.tryAcquire("key-" + k).allowed();
+            if (ok) {
+              admitted.incrementAndGet(k);
+            }
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : futures) {
+        f.get(60, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+      assertThat(pool.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+    }
+    for (int k = 0; k < keys; k++) {
+      assertThat(admitted.get(k)).as("key %d", k).isEqualTo(3);
+    }
+  }
+
+  @Test
   void tryAcquire_threadsAsTimeAdvances_neverExceedTheRate() throws Exception {
     ManualClock clock = new ManualClock();
     RateLimiter<String> limiter = RateLimiter.builder()
