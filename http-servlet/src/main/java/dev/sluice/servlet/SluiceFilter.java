@@ -107,6 +107,7 @@ public final class SluiceFilter implements Filter {
 
   private static final Logger LOG = LoggerFactory.getLogger(SluiceFilter.class);
 
+  private final String name;
   private final List<RouteRule> rules;
   private final Map<String, RuleCounters> counters;
   private final ClientAddressResolver addresses;
@@ -123,6 +124,7 @@ public final class SluiceFilter implements Filter {
   private final ThrottledLog shadowLog;
 
   private SluiceFilter(Builder b) {
+    this.name = b.name;
     this.rules = List.copyOf(b.rules);
     Map<String, RuleCounters> c = new LinkedHashMap<>();
     for (RouteRule r : rules) {
@@ -584,7 +586,17 @@ public final class SluiceFilter implements Filter {
   }
 
   /**
-   * A health contributor named {@code filter}: the filter's totals as figures, scored 100, or 40
+   * The filter's name, as given to {@link Builder#name(String)}.
+   *
+   * @return the name
+   */
+  public String name() {
+    return name;
+  }
+
+  /**
+   * A health contributor named after the filter ({@code filter}, or {@code filter:<name>} when
+   * named): the filter's totals as figures, scored 100, or 40
    * with a recommendation while a shared store (rate limits, quota) has failed within the last
    * log interval.
    *
@@ -608,7 +620,8 @@ public final class SluiceFilter implements Filter {
           ? List.of("a rate-limit or quota store is failing (" + t.storeFailures()
               + " failures so far): check the database; rules fail open or closed as configured")
           : List.of();
-      return new ComponentHealth("filter", failing ? 40 : 100, figures, advice);
+      String component = name.equals("filter") ? "filter" : "filter:" + name;
+      return new ComponentHealth(component, failing ? 40 : 100, figures, advice);
     };
   }
 
@@ -632,6 +645,7 @@ public final class SluiceFilter implements Filter {
 
   /** Builds {@link SluiceFilter}s. Setters validate at once; {@link #build()} checks the rules. */
   public static final class Builder {
+    private String name = "filter";
     private final List<RouteRule> rules = new ArrayList<>();
     private ClientAddressResolver addresses = ClientAddressResolver.socketOnly();
     private UserKeyResolver users = UserKeyResolver.principal();
@@ -644,6 +658,22 @@ public final class SluiceFilter implements Filter {
     private NanoClock clock = NanoClock.system();
 
     private Builder() {}
+
+    /**
+     * Names the filter, for its health component and logs, when an app runs several (for
+     * example per-IP limits before authentication and quotas after it).
+     *
+     * @param name a non-blank name; default {@code "filter"}
+     * @return this builder
+     * @throws IllegalArgumentException if {@code name} is null or blank
+     */
+    public Builder name(String name) {
+      if (name == null || name.isBlank()) {
+        throw new IllegalArgumentException("name must be non-blank but was " + name);
+      }
+      this.name = name;
+      return this;
+    }
 
     /**
      * Adds a rule; the first rule that matches a request applies.

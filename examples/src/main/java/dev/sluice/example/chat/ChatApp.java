@@ -141,6 +141,7 @@ public final class ChatApp implements AutoCloseable {
 
       Set<String> protectedPaths = Set.of("/api/chat", "/api/research", "/api/export");
       filter(context, new ErrorCountingFilter(wiring.errors));
+      filter(context, wiring.ipFilter);
       filter(context, new AuthFilter(sessions, protectedPaths));
       filter(context, wiring.filter);
       servlet(context, "/api/chat", api);

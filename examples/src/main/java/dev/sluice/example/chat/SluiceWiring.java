@@ -30,9 +30,10 @@ import javax.sql.DataSource;
  * Outermost first, a request to {@code POST /api/chat} meets:
  *
  * <ol>
- *   <li><b>authentication</b> ({@link AuthFilter}, before Sluice): the bearer token names the user;
- *   <li><b>layer 1, rate limit per client IP</b>: chat 5/min, research 10/min, export 3/min, new
- *       sessions 10/min; 429 with {@code Retry-After} and {@code RateLimit} headers;
+ *   <li><b>layer 1, rate limit per client IP</b> ({@link #ipFilter}, before authentication, so
+ *       requests without a valid token are limited too): chat 5/min, research 10/min, export
+ *       3/min, new sessions 10/min; 429 with {@code Retry-After} and {@code RateLimit} headers;
+ *   <li><b>authentication</b> ({@link AuthFilter}): the bearer token names the user;
  *   <li><b>layer 3, quota</b>: the free plan's 3 chats a day (pro: configurable) in PostgreSQL
  *       through {@link AtomicQuotaRepository}, consumed with the request id and refunded when the
  *       answer fails (5xx); 429 {@code quota_exceeded} when used up;
@@ -89,6 +90,9 @@ final class SluiceWiring {
   final ErrorTracker errors = ErrorTracker.builder().window(MINUTE).build();
   final HealthMonitor health;
 
+  /** Per-IP limits, before authentication. */
+  final SluiceFilter ipFilter;
+  /** Quota and queue, after authentication. */
   final SluiceFilter filter;
 
   /**
@@ -123,17 +127,29 @@ final class SluiceWiring {
         .circuitBreaker(literatureBreaker)
         .build();
 
-    this.filter = SluiceFilter.builder()
+    // Two filters around authentication: per-IP limits first, so requests with no or a forged
+    // token are limited too (each costs a token lookup); quota and queue after it, keyed by user.
+    this.ipFilter = SluiceFilter.builder()
+        .name("per-ip")
         .rule(RouteRule.builder("session").path("/api/session").methods("POST")
             .perIp(sessionPerIp).build())
         .rule(RouteRule.builder("chat").path("/api/chat").methods("POST")
-            .perIp(chatPerIp).quota("chat").queuePriority("chat").build())
+            .perIp(chatPerIp).build())
         .rule(RouteRule.builder("research").path("/api/research").methods("POST")
-            .perIp(researchPerIp).queuePriority("research").build())
+            .perIp(researchPerIp).build())
         .rule(RouteRule.builder("export").path("/api/export").methods("POST", "GET")
-            .perIp(exportPerIp).queuePriority("export").build())
+            .perIp(exportPerIp).build())
         // Clients connect directly; behind a proxy, name it: .trustedProxies("10.0.0.0/8").
         .clientAddressResolver(ClientAddressResolver.builder().build())
+        .build();
+    this.filter = SluiceFilter.builder()
+        .name("per-user")
+        .rule(RouteRule.builder("chat").path("/api/chat").methods("POST")
+            .quota("chat").queuePriority("chat").build())
+        .rule(RouteRule.builder("research").path("/api/research").methods("POST")
+            .queuePriority("research").build())
+        .rule(RouteRule.builder("export").path("/api/export").methods("POST", "GET")
+            .queuePriority("export").build())
         .userKeyResolver(UserKeyResolver.requestAttribute(AuthFilter.USER))
         .queue(queue)
         .quotaGate(quotas)
@@ -150,6 +166,7 @@ final class SluiceWiring {
         .add(HealthContributors.rateLimiter(exportCounter), 0.5)
         .add(HealthContributors.rateLimiter(sessionCounter), 0.5)
         .add(LatencyProbe.of("db", () -> ping(db)))
+        .add(ipFilter.healthContributor())
         .add(filter.healthContributor())
         .build();
   }

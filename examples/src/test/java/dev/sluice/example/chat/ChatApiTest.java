@@ -152,6 +152,17 @@ class ChatApiTest {
   }
 
   @Test
+  void chat_perIpLimit_appliesBeforeAuthentication_soForgedTokensAreLimitedToo()
+      throws Exception {
+    for (int i = 0; i < 5; i++) {
+      assertThat(http.chat("forged-" + i, "diet").statusCode()).isEqualTo(401);
+    }
+    HttpResponse<String> limited = http.chat("forged-6", "diet");
+    assertThat(limited.statusCode()).isEqualTo(429);
+    assertThat(Http.json(limited).path("error").asText()).isEqualTo("rate_limited");
+  }
+
+  @Test
   void session_proPlanNeedsTheAdminToken() throws Exception {
     assertThat(http.post("/api/session", "{\"plan\":\"pro\"}").statusCode()).isEqualTo(403);
     assertThat(http.post("/api/session", "{\"plan\":\"pro\"}", "X-Admin-Token", "nope")
