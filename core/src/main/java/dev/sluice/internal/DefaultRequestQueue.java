@@ -42,8 +42,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p><b>Fast path.</b> While {@code SLOW} is clear, an attempt whose key is known raises its key's
  * count (CAS, below the per-key cap), then the global word (CAS, below the global cap, expecting
- * {@code SLOW} clear). A release lowers its key's count, then the global word by a CAS that
- * expects {@code SLOW} clear. Neither takes the lock.
+ * {@code SLOW} clear). A release lowers the global word by a CAS that expects {@code SLOW} clear,
+ * then its key's count. Neither takes the lock. A try that finds the global or its key's cap
+ * reached while {@code SLOW} is clear is refused without the lock.
  *
  * <p><b>Slow path.</b> Every critical section of {@link #lock} starts by setting {@code SLOW}
  * ({@link #enterLocked}) and, on the way out, clears it only if nobody waits and the queue is
@@ -52,17 +53,21 @@ import java.util.concurrent.locks.ReentrantLock;
  * the lock, and fast attempts and releases that meet {@code SLOW} finish under the lock.
  *
  * <p><b>The enqueue/release race.</b> A waiter is queued only after {@code SLOW} was set by a CAS
- * on the very word a fast release must CAS. A fast release lowers its key's count before its
- * CAS. Either that CAS came first, and the enqueuer (which reads the counts after setting
- * {@code SLOW}) sees the permit free and takes it instead of waiting; or the CAS meets
- * {@code SLOW}, and the release gives the permit back under the lock, where it is handed to the
- * next eligible waiter. A free permit can therefore never sit beside a waiter that could use it.
+ * on the very word a fast release must CAS, and the enqueuer reads the counts after that. If the
+ * release's CAS meets {@code SLOW}, the whole release happens under the lock, where the permit is
+ * handed to the next eligible waiter. If the CAS came first, the enqueuer sees the global permit
+ * free; as for the key's permit, the release lowers the key count and then reads the word: either
+ * the enqueuer read the key count after that decrement (and so sees the key below its cap), or it
+ * had set {@code SLOW} before, and the release sees {@code SLOW} and re-files the key in the turn
+ * order under the lock, granting its waiter ({@link #releaseKeyAfterFastRelease}). A free permit can
+ * therefore never sit beside a waiter that could use it.
  *
  * <p><b>Key reservations.</b> A fast attempt that raised its key's count but then cannot raise the
  * global count (cap reached or {@code SLOW}) keeps that reservation into the lock, where it either
  * completes the admission or gives the reservation back and re-files the key in the turn order.
- * Meanwhile the key may look one permit fuller than it is; that can only delay or refuse, never
- * over-admit, and whoever then gives the reservation back re-checks the waiters under the lock.
+ * Meanwhile the key may look one permit fuller than it is (as it may while a release is between
+ * its two steps); that can only delay or refuse, never over-admit, and whoever then lowers the
+ * key count re-checks the waiters under the lock if anyone may be waiting.
  *
  * <p><b>Keys.</b> Key states sit in a {@link ConcurrentHashMap} written only under the lock. An
  * idle key is swept by a CAS of its count from 0 to {@link #DEAD}; a fast attempt that still holds
@@ -286,11 +291,19 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
         }
       } else {
         KeyState<K> ks = keys.get(key);
-        if (ks != null && reserveKey(ks)) {
-          if (commitGlobal()) {
-            return ks;
+        if (ks != null) {
+          if (reserveKey(ks)) {
+            if (commitGlobal()) {
+              return ks;
+            }
+            return admitOrEnqueue(key, priority, mayWait, ks);
           }
-          return admitOrEnqueue(key, priority, mayWait, ks);
+          if (!mayWait && ks.active >= 0 && ctl >= 0) {
+            // The key is at its cap (not swept), and still nobody waits and no switch is on:
+            // the lock would refuse it too.
+            fastRejected.increment();
+            return null;
+          }
         }
       }
     }
@@ -591,24 +604,61 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       return;
     }
     KeyState<K> ks = permit.ks;
-    // The key count first, then the global word: an enqueuer that sets SLOW after our CAS below
-    // sees both; if our CAS meets SLOW we finish under the lock.
-    KeyState.ACTIVE.getAndAdd(ks, -1);
-    if (!undelivered) {
-      long c = ctl;
-      while (c >= 0) {
-        long witness = (long) CTL.compareAndExchange(this, c, c - 1);
-        if (witness == c) {
-          return;
-        }
-        c = witness;
-      }
+    if (!undelivered && releaseGlobalFast()) {
+      releaseKeyAfterFastRelease(ks);
+      return;
     }
+    KeyState.ACTIVE.getAndAdd(ks, -1);
     Waiter<K> granted;
     lock.lock();
     try {
       enterLocked();
       granted = releaseLocked(ks, undelivered);
+    } finally {
+      exitLocked();
+      lock.unlock();
+    }
+    deliver(granted);
+  }
+
+  /**
+   * The first step of a fast release: gives the global permit back by a CAS that expects SLOW
+   * clear (nobody waits).
+   *
+   * @return false if SLOW was set: the release must finish under the lock
+   */
+  boolean releaseGlobalFast() {
+    long c = ctl;
+    while (c >= 0) {
+      long witness = (long) CTL.compareAndExchange(this, c, c - 1);
+      if (witness == c) {
+        return true;
+      }
+      c = witness;
+    }
+    return false;
+  }
+
+  /**
+   * The second step of a fast release: gives the key's permit back. An enqueuer that read the key
+   * count before this decrement had set SLOW before that read, so the check after it sees SLOW
+   * and re-files the key in the turn order under the lock, for its waiter.
+   */
+  void releaseKeyAfterFastRelease(KeyState<K> ks) {
+    KeyState.ACTIVE.getAndAdd(ks, -1);
+    if (ctl < 0) {
+      keyReleasedLate(ks);
+    }
+  }
+
+  /** A fast release lowered the key count after SLOW was set: a waiter of the key may need it. */
+  private void keyReleasedLate(KeyState<K> ks) {
+    Waiter<K> granted;
+    lock.lock();
+    try {
+      enterLocked();
+      syncTurnsLocked(ks);
+      granted = queued > 0 ? dispatchLocked() : null;
     } finally {
       exitLocked();
       lock.unlock();

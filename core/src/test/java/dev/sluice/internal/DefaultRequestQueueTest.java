@@ -110,4 +110,27 @@ class DefaultRequestQueueTest {
     assertThat(queue.tryAcquire(-1, "default")).isEmpty();
     live.close();
   }
+
+  @Test
+  void fastRelease_keyCountLoweredAfterAWaiterOfTheKeyQueued_grantsTheWaiter() {
+    // A fast release gives the global permit back, then the key's. A waiter of the same key
+    // arriving between the two sees the key at its cap and queues outside the turn order; the
+    // release's second step must notice the waiter and grant it.
+    DefaultRequestQueue<String> queue = (DefaultRequestQueue<String>) RequestQueue.builder()
+        .maxConcurrent(2).maxConcurrentPerKey(1).<String>build();
+    Permit a = queue.tryAcquireOrThrow("a", "default");
+    DefaultRequestQueue.KeyState<String> ks = keyStateOf(a);
+    assertThat(((DefaultRequestQueue.QueuePermit<?>) a).markReleased()).isTrue(); // close()'s first
+    assertThat(queue.releaseGlobalFast()).isTrue();
+    CompletableFuture<Permit> waiter = queue.acquireAsync("a", "default");
+    assertThat(waiter).isNotDone();
+    queue.releaseKeyAfterFastRelease(ks);
+    assertThat(waiter).isCompleted();
+    a.close(); // already released: harmless
+    waiter.join().close();
+    RequestQueue.Stats<String> stats = queue.stats();
+    assertThat(stats.active()).isZero();
+    assertThat(stats.admitted()).isEqualTo(2);
+    assertThat(queue.tryAcquire("a", "default")).isPresent();
+  }
 }
