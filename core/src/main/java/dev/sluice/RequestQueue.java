@@ -56,7 +56,9 @@ import java.util.concurrent.CompletableFuture;
  * compare-and-set that checks its cap in the same step (no check-then-act). While nobody waits, a
  * permit is taken and given back with those atomic steps alone; once anyone waits, every
  * admission and release goes through one short lock that owns the wait queues, so a freed permit
- * is always handed to an eligible waiter and never taken past it. Each waiter moves exactly
+ * is always handed to an eligible waiter and never taken past it. (An attempt racing another
+ * attempt on the same key may briefly see that key one permit fuller than it ends up; it is then
+ * refused or waits, never admitted past a cap.) Each waiter moves exactly
  * once, under that lock, from waiting to granted or to removed; a timeout, a cancel, an interrupt,
  * a {@link #drain()} and a {@link #close()} can only remove a waiter that is still waiting. A
  * granted permit is then delivered with {@link CompletableFuture#complete}; if the future was

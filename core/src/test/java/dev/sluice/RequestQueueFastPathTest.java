@@ -387,7 +387,7 @@ class RequestQueueFastPathTest {
   }
 
   @Test
-  void fastAdmissions_pastTheBatchWidth_areAllCounted() {
+  void fastAdmissions_countedInTheGlobalWord_areFoldedIntoStatsExactly() {
     // Fast admissions are counted in a batch inside the global word and folded in under the
     // lock; stats in between must still show every one.
     RequestQueue<String> queue = RequestQueue.builder().maxConcurrent(3).<String>build();

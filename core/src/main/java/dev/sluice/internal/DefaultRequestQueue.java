@@ -517,8 +517,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       keys.values().removeIf(this::sweepable);
       sweepAt = Math.max(MIN_SWEEP, 2 * keys.size());
     }
-    KeyState<K> ks = new KeyState<>(key);
-    ks.queue = this;
+    KeyState<K> ks = new KeyState<>(key, this);
     keys.put(key, ks);
     return ks;
   }
@@ -1070,10 +1069,11 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     /** Per priority, oldest first; created on the first wait of the key. */
     ArrayDeque<Waiter<K>>[] waiters;
     /** The owner, so a permit needs no field for it. */
-    DefaultRequestQueue<K> queue;
+    final DefaultRequestQueue<K> queue;
 
-    KeyState(K key) {
+    KeyState(K key, DefaultRequestQueue<K> queue) {
       this.key = key;
+      this.queue = queue;
     }
 
     @SuppressWarnings("unchecked")
