@@ -52,8 +52,13 @@ import java.util.concurrent.CompletableFuture;
  * most one admission of the busy key. Across priority classes the order is strict: a lower class
  * is served only when no higher class has an eligible waiter.
  *
- * <p><b>No leaked permits.</b> All counts and the wait queues change under one short lock, which
- * also checks and takes a permit in the same step (no check-then-act). Each waiter moves exactly
+ * <p><b>No leaked permits.</b> Each count (global and per key) is raised only by an atomic
+ * compare-and-set that checks its cap in the same step (no check-then-act). While nobody waits, a
+ * permit is taken and given back with those atomic steps alone; once anyone waits, every
+ * admission and release goes through one short lock that owns the wait queues, so a freed permit
+ * is always handed to an eligible waiter and never taken past it. (An attempt racing another
+ * attempt on the same key may briefly see that key one permit fuller than it ends up; it is then
+ * refused or waits, never admitted past a cap.) Each waiter moves exactly
  * once, under that lock, from waiting to granted or to removed; a timeout, a cancel, an interrupt,
  * a {@link #drain()} and a {@link #close()} can only remove a waiter that is still waiting. A
  * granted permit is then delivered with {@link CompletableFuture#complete}; if the future was
@@ -190,7 +195,9 @@ public interface RequestQueue<K> extends AutoCloseable {
   }
 
   /**
-   * A snapshot of the queue's figures, taken atomically.
+   * A snapshot of the queue's figures, taken under the queue's lock. Counts are exact once the
+   * attempts and releases in flight at that instant have returned; while they run, a key's count
+   * may already show a change its global count does not yet.
    *
    * @return the snapshot
    */

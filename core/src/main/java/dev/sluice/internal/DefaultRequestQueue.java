@@ -6,6 +6,8 @@ import dev.sluice.QueueRejectedException.Reason;
 import dev.sluice.RequestQueue;
 import dev.sluice.SluiceException;
 import dev.sluice.TaskScheduler;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -23,17 +25,58 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * The {@link RequestQueue}: one {@link ReentrantLock} guards every count and wait queue, so taking
- * a permit is one short critical section and never a check-then-act across two. Futures are
- * completed only after the lock is released, so no caller code runs under it.
+ * The {@link RequestQueue}: a lock-free fast path for the common case (nobody waits) in front of
+ * a locked slow path that owns the wait queues.
+ *
+ * <p><b>State.</b> The global count of held permits lives in one atomic word, {@link #ctl},
+ * together with a {@code SLOW} bit and a batch of admissions not yet folded into
+ * {@link #admitted}. Each key's count of held permits is an atomic int in its {@link KeyState}.
+ * Both counts are only ever raised by a compare-and-set that checks the cap in the same step, so a
+ * cap can never be passed by a check-then-act (Netflix/concurrency-limits#233).
+ *
+ * <p><b>Fast path.</b> While {@code SLOW} is clear, an attempt whose key is known raises its key's
+ * count (CAS, below the per-key cap), then the global word (CAS, below the global cap, expecting
+ * {@code SLOW} clear). A release lowers the global word by a CAS that expects {@code SLOW} clear,
+ * then its key's count. Neither takes the lock. A try that finds the global or its key's cap
+ * reached while {@code SLOW} is clear is refused without the lock.
+ *
+ * <p><b>Slow path.</b> Every critical section of {@link #lock} starts by setting {@code SLOW}
+ * ({@link #enterLocked}) and, on the way out, clears it only if nobody waits and the queue is
+ * neither bypassed nor closed ({@link #exitLocked}). So while anyone waits, or while a locked
+ * section runs, no fast-path CAS on {@link #ctl} can succeed: the global count changes only under
+ * the lock, and fast attempts and releases that meet {@code SLOW} finish under the lock.
+ *
+ * <p><b>The enqueue/release race.</b> A waiter is queued only after {@code SLOW} was set by a CAS
+ * on the very word a fast release must CAS, and the enqueuer reads the counts after that. If the
+ * release's CAS meets {@code SLOW}, the whole release happens under the lock, where the permit is
+ * handed to the next eligible waiter. If the CAS came first, the enqueuer sees the global permit
+ * free; as for the key's permit, the release lowers the key count and then reads the word: either
+ * the enqueuer read the key count after that decrement (and so sees the key below its cap), or it
+ * had set {@code SLOW} before, and the release sees {@code SLOW} and re-files the key in the turn
+ * order under the lock, granting its waiter ({@link #releaseKeyAfterFastRelease}). A free permit can
+ * therefore never sit beside a waiter that could use it.
+ *
+ * <p><b>Key reservations.</b> A fast attempt that raised its key's count but then cannot raise the
+ * global count (cap reached or {@code SLOW}) keeps that reservation into the lock, where it either
+ * completes the admission or gives the reservation back and re-files the key in the turn order.
+ * Meanwhile the key may look one permit fuller than it is (as it may while a release is between
+ * its two steps); that can only delay or refuse, never over-admit, and whoever then lowers the
+ * key count re-checks the waiters under the lock if anyone may be waiting.
+ *
+ * <p><b>Keys.</b> Key states sit in a {@link ConcurrentHashMap} written only under the lock. An
+ * idle key is swept by a CAS of its count from 0 to {@link #DEAD}; a fast attempt that still holds
+ * the swept state fails its CAS on it and goes to the slow path, which finds the live state.
  *
  * <p>A waiter's {@code state} moves once, under the lock, from {@code WAITING} to {@code GRANTED}
  * or {@code REMOVED}. A granted permit whose delivery fails (the future was completed by someone
- * else first) is released again at once, which grants the next waiter. Thread-safe.
+ * else first) is released again at once, which grants the next waiter. Futures are completed only
+ * after the lock is released, so no caller code runs under it. Thread-safe.
  *
  * @param <K> the key type
  */
@@ -43,6 +86,28 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private static final int REMOVED = 2;
   /** The key count below which idle keys are never swept. */
   private static final int MIN_SWEEP = 1024;
+  /** A swept key state's count: no CAS below a cap can raise it again. */
+  static final int DEAD = Integer.MIN_VALUE;
+
+  /** {@link #ctl}: set while anyone waits, a locked section runs, or the queue is bypassed or
+   * closed; fast-path CASes expect it clear. */
+  private static final long SLOW = Long.MIN_VALUE;
+  /** {@link #ctl}: permits held now, over all keys. */
+  private static final long ACTIVE_MASK = 0xFFFF_FFFFL;
+  /** {@link #ctl}: admissions by the fast path not yet folded into {@link #admitted}. */
+  private static final long ADMITTED_MASK = 0x7FFF_FFFF_0000_0000L;
+  private static final int ADMITTED_SHIFT = 32;
+  /** One fast admission: one more permit held and one more admitted. */
+  private static final long ADMIT = (1L << ADMITTED_SHIFT) + 1;
+  private static final VarHandle CTL;
+
+  static {
+    try {
+      CTL = MethodHandles.lookup().findVarHandle(DefaultRequestQueue.class, "ctl", long.class);
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError(e);
+    }
+  }
 
   private final String name;
   private final int maxConcurrent;
@@ -56,15 +121,21 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private final NanoClock clock;
   private final TaskScheduler scheduler;
 
+  /** The global word: {@link #SLOW}, fast admissions not yet counted, permits held now. */
+  private volatile long ctl;
+  /** Written only under lock; read by the fast path. */
+  private final ConcurrentHashMap<K, KeyState<K>> keys = new ConcurrentHashMap<>();
+  /** Attempts refused by the fast path (always {@code QUEUE_FULL}). */
+  private final LongAdder fastRejected = new LongAdder();
+
   private final ReentrantLock lock = new ReentrantLock();
   // Everything below is guarded by lock (the two volatiles are also read without it).
-  private final HashMap<K, KeyState<K>> keys = new HashMap<>();
   /** Per priority: the keys below their cap with a waiter of that priority, in turn order. */
   private final List<LinkedHashSet<KeyState<K>>> turns;
   private final int[] queuedByPriority;
   private int sweepAt = MIN_SWEEP;
-  private int active;
   private int queued;
+  /** Admissions, less those folded in {@link #ctl} since the last locked section. */
   private long admitted;
   private long cancelled;
   private final long[] rejected = new long[Reason.values().length];
@@ -111,9 +182,9 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   @Override
   public Optional<Permit> tryAcquire(K key, String priority) {
     int p = priorityIndex(priority);
-    Object outcome = admitOrEnqueue(Objects.requireNonNull(key, "key"), p, false);
+    Object outcome = admit(Objects.requireNonNull(key, "key"), p, false);
     if (outcome instanceof KeyState) {
-      return Optional.of(new QueuePermit<>(this, keyState(outcome), p));
+      return Optional.of(new QueuePermit<>(keyState(outcome), p));
     }
     return Optional.empty();
   }
@@ -121,9 +192,13 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   @Override
   public Permit tryAcquireOrThrow(K key, String priority) {
     int p = priorityIndex(priority);
-    Object outcome = admitOrEnqueue(Objects.requireNonNull(key, "key"), p, false);
+    Object outcome = admit(Objects.requireNonNull(key, "key"), p, false);
     if (outcome instanceof KeyState) {
-      return new QueuePermit<>(this, keyState(outcome), p);
+      return new QueuePermit<>(keyState(outcome), p);
+    }
+    if (outcome == null) {
+      // Refused by the fast path, which saw SLOW clear: nobody was waiting.
+      throw new QueueRejectedException(Reason.QUEUE_FULL, name, 0, 0, retryAfterNanos);
     }
     throw (QueueRejectedException) outcome;
   }
@@ -140,9 +215,9 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
 
   private Permit acquire(K key, String priority, long timeout) throws InterruptedException {
     int p = priorityIndex(priority);
-    Object outcome = admitOrEnqueue(Objects.requireNonNull(key, "key"), p, true);
+    Object outcome = admit(Objects.requireNonNull(key, "key"), p, true);
     if (outcome instanceof KeyState) {
-      return new QueuePermit<>(this, keyState(outcome), p);
+      return new QueuePermit<>(keyState(outcome), p);
     }
     if (outcome instanceof QueueRejectedException) {
       throw (QueueRejectedException) outcome;
@@ -185,9 +260,9 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
 
   private CompletableFuture<Permit> acquireAsync(K key, String priority, long timeout) {
     int p = priorityIndex(priority);
-    Object outcome = admitOrEnqueue(Objects.requireNonNull(key, "key"), p, true);
+    Object outcome = admit(Objects.requireNonNull(key, "key"), p, true);
     if (outcome instanceof KeyState) {
-      return CompletableFuture.completedFuture(new QueuePermit<>(this, keyState(outcome), p));
+      return CompletableFuture.completedFuture(new QueuePermit<>(keyState(outcome), p));
     }
     if (outcome instanceof QueueRejectedException) {
       return CompletableFuture.failedFuture((QueueRejectedException) outcome);
@@ -198,44 +273,144 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   }
 
   /**
-   * The one decision of every form, in one critical section.
+   * The one decision of every form: the fast path when nobody waits, else the locked one.
    *
-   * @return the key's {@link KeyState} when admitted (the caller wraps it in a permit outside the
-   *     lock), a {@link Waiter} when queued, or a {@link QueueRejectedException} when refused
+   * @return the key's {@link KeyState} when admitted (the caller wraps it in a permit), a
+   *     {@link Waiter} when queued, a {@link QueueRejectedException} when refused under the lock,
+   *     or null when refused by the fast path ({@code QUEUE_FULL}, only if {@code !mayWait})
    */
-  private Object admitOrEnqueue(K key, int priority, boolean mayWait) {
+  private Object admit(K key, int priority, boolean mayWait) {
+    long c = ctl;
+    if (c >= 0) {
+      if ((c & ACTIVE_MASK) >= maxConcurrent) {
+        if (!mayWait) {
+          // Every permit is held, nobody waits and the queue is neither bypassed nor closed, all
+          // at the instant of that one read: the refusal is exact.
+          fastRejected.increment();
+          return null;
+        }
+      } else {
+        KeyState<K> ks = keys.get(key);
+        if (ks != null) {
+          if (reserveKey(ks)) {
+            if (commitGlobal()) {
+              return ks;
+            }
+            return admitOrEnqueue(key, priority, mayWait, ks);
+          }
+          if (!mayWait && ks.active >= 0 && ctl >= 0) {
+            // The key is at its cap (not swept), and still nobody waits and no switch is on:
+            // the lock would refuse it too.
+            fastRejected.increment();
+            return null;
+          }
+        }
+      }
+    }
+    return admitOrEnqueue(key, priority, mayWait, null);
+  }
+
+  /** Raises the key's count if it is below the per-key cap (and the state is not swept). */
+  private boolean reserveKey(KeyState<K> ks) {
+    int a = ks.active;
+    for (;;) {
+      if (a < 0 || a >= maxPerKey) {
+        return false;
+      }
+      int witness = (int) KeyState.ACTIVE.compareAndExchange(ks, a, a + 1);
+      if (witness == a) {
+        return true;
+      }
+      a = witness;
+    }
+  }
+
+  /** Raises the global count by a CAS that expects SLOW clear and the count below the cap. */
+  private boolean commitGlobal() {
+    long c = ctl;
+    for (;;) {
+      long next = c + ADMIT;
+      // next < 0: the batch of uncounted admissions is full; the slow path folds it in.
+      if (c < 0 || next < 0 || (c & ACTIVE_MASK) >= maxConcurrent) {
+        return false;
+      }
+      long witness = (long) CTL.compareAndExchange(this, c, next);
+      if (witness == c) {
+        return true;
+      }
+      c = witness;
+    }
+  }
+
+  /**
+   * The locked decision.
+   *
+   * @param reserved a key state whose count the caller already raised (fast path that could not
+   *     take a global permit), or null
+   * @return as {@link #admit}, never null
+   */
+  Object admitOrEnqueue(K key, int priority, boolean mayWait, KeyState<K> reserved) {
+    Object outcome;
+    Waiter<K> granted = null;
     lock.lock();
     try {
-      if (closed) {
-        return rejectLocked(Reason.SHUT_DOWN);
-      }
-      KeyState<K> ks = keys.get(key);
-      if (bypassed || (active < maxConcurrent && (ks == null || ks.active < maxPerKey))) {
-        if (ks == null) {
-          ks = newKeyLocked(key);
+      enterLocked();
+      if (reserved != null) {
+        if (!closed && (bypassed || globalActiveLocked() < maxConcurrent)) {
+          commitLocked(reserved);
+          return reserved;
         }
-        admitLocked(ks);
-        return ks;
+        // Give the reservation back; a waiter of this key may have been kept out of the turn
+        // order by it, and may now take a free permit.
+        KeyState.ACTIVE.getAndAdd(reserved, -1);
+        syncTurnsLocked(reserved);
+        granted = dispatchLocked();
       }
-      int keyQueued = ks == null ? 0 : ks.queued;
-      if (!mayWait || queued >= maxQueued || keyQueued >= maxQueuedPerKey) {
-        return rejectLocked(Reason.QUEUE_FULL);
-      }
+      outcome = decideLocked(key, priority, mayWait);
+    } finally {
+      exitLocked();
+      lock.unlock();
+    }
+    deliver(granted);
+    return outcome;
+  }
+
+  private Object decideLocked(K key, int priority, boolean mayWait) {
+    if (closed) {
+      return rejectLocked(Reason.SHUT_DOWN);
+    }
+    KeyState<K> ks = keys.get(key);
+    if (bypassed) {
       if (ks == null) {
         ks = newKeyLocked(key);
       }
-      Waiter<K> waiter = new Waiter<>(this, ks, priority, clock.nanoTime());
-      ks.waiters(priority, priorities.length).addLast(waiter);
-      ks.queued++;
-      queued++;
-      queuedByPriority[priority]++;
-      if (ks.active < maxPerKey) {
-        turns.get(priority).add(ks);
-      }
-      return waiter;
-    } finally {
-      lock.unlock();
+      KeyState.ACTIVE.getAndAdd(ks, 1);
+      commitLocked(ks);
+      return ks;
     }
+    if (globalActiveLocked() < maxConcurrent) {
+      if (ks == null) {
+        ks = newKeyLocked(key);
+      }
+      if (reserveKey(ks)) {
+        commitLocked(ks);
+        return ks;
+      }
+    }
+    int keyQueued = ks == null ? 0 : ks.queued;
+    if (!mayWait || queued >= maxQueued || keyQueued >= maxQueuedPerKey) {
+      return rejectLocked(Reason.QUEUE_FULL);
+    }
+    if (ks == null) {
+      ks = newKeyLocked(key);
+    }
+    Waiter<K> waiter = new Waiter<>(this, ks, priority, clock.nanoTime());
+    ks.waiters(priority, priorities.length).addLast(waiter);
+    ks.queued++;
+    queued++;
+    queuedByPriority[priority]++;
+    syncTurnsLocked(ks);
+    return waiter;
   }
 
   /** Schedules the waiter's deadline; the handle is cancelled by whichever side ends it second. */
@@ -258,13 +433,58 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
 
   // ---------------------------------------------------------------- state changes (under lock)
 
-  private void admitLocked(KeyState<K> ks) {
-    ks.active++;
-    active++;
+  /**
+   * Starts a locked section: sets SLOW, so no fast-path CAS on {@link #ctl} succeeds until
+   * {@link #exitLocked}, and folds the fast admissions into {@link #admitted}. From here on the
+   * global count changes only under the lock, and every count read after this is at least as new
+   * as any fast-path change that completed before it.
+   */
+  private void enterLocked() {
+    long c = ctl;
+    for (;;) {
+      long witness = (long) CTL.compareAndExchange(this, c, (c & ACTIVE_MASK) | SLOW);
+      if (witness == c) {
+        break;
+      }
+      c = witness;
+    }
+    admitted += (c & ADMITTED_MASK) >>> ADMITTED_SHIFT;
+  }
+
+  /** Ends a locked section: reopens the fast path unless someone waits or a switch is on. */
+  private void exitLocked() {
+    long c = ctl;
+    if (c < 0 && queued == 0 && !bypassed && !closed) {
+      ctl = c & ~SLOW; // SLOW is set, so no fast-path CAS can race this write
+    }
+  }
+
+  private int globalActiveLocked() {
+    return (int) (ctl & ACTIVE_MASK);
+  }
+
+  /** Counts a permit whose key count is already raised. */
+  private void commitLocked(KeyState<K> ks) {
+    ctl = ctl + 1; // SLOW is set: only the lock holder writes ctl
     admitted++;
-    if (ks.active == maxPerKey && ks.queued > 0) {
-      for (int p = 0; p < priorities.length; p++) {
+    syncTurnsLocked(ks);
+  }
+
+  /**
+   * Puts the key in the turn order of each class it has waiters in if it is below its cap, or
+   * takes it out of all of them if not. A key already in a turn order keeps its place.
+   */
+  private void syncTurnsLocked(KeyState<K> ks) {
+    if (ks.queued == 0) {
+      return;
+    }
+    boolean eligible = ks.active < maxPerKey;
+    for (int p = 0; p < priorities.length; p++) {
+      ArrayDeque<Waiter<K>> deque = ks.waiters[p];
+      if (!eligible) {
         turns.get(p).remove(ks);
+      } else if (deque != null && !deque.isEmpty()) {
+        turns.get(p).add(ks);
       }
     }
   }
@@ -294,12 +514,17 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
    */
   private KeyState<K> newKeyLocked(K key) {
     if (keys.size() >= sweepAt) {
-      keys.values().removeIf(ks -> ks.active == 0 && ks.queued == 0);
+      keys.values().removeIf(this::sweepable);
       sweepAt = Math.max(MIN_SWEEP, 2 * keys.size());
     }
-    KeyState<K> ks = new KeyState<>(key);
+    KeyState<K> ks = new KeyState<>(key, this);
     keys.put(key, ks);
     return ks;
+  }
+
+  /** Marks an idle key state dead (so no fast path can raise it again); under the lock. */
+  private boolean sweepable(KeyState<K> ks) {
+    return ks.queued == 0 && KeyState.ACTIVE.compareAndSet(ks, 0, DEAD);
   }
 
   /**
@@ -311,29 +536,37 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private Waiter<K> dispatchLocked() {
     Waiter<K> head = null;
     Waiter<K> tail = null;
-    while (queued > 0 && active < maxConcurrent) {
+    while (queued > 0 && globalActiveLocked() < maxConcurrent) {
       Waiter<K> next = null;
       for (int p = 0; p < priorities.length && next == null; p++) {
         LinkedHashSet<KeyState<K>> turn = turns.get(p);
-        if (turn.isEmpty()) {
-          continue;
-        }
-        KeyState<K> ks = turn.iterator().next();
-        turn.remove(ks);
-        ArrayDeque<Waiter<K>> deque = ks.waiters[p];
-        next = deque.pollFirst();
-        ks.queued--;
-        queued--;
-        queuedByPriority[p]--;
-        if (!deque.isEmpty()) {
-          turn.add(ks); // back to the end of the turn order
+        while (!turn.isEmpty()) {
+          KeyState<K> ks = turn.iterator().next();
+          if (!reserveKey(ks)) {
+            // At its cap after all (a fast attempt's reservation): out of every turn order until
+            // that reservation is given back under the lock, which files the key again.
+            for (LinkedHashSet<KeyState<K>> t : turns) {
+              t.remove(ks);
+            }
+            continue;
+          }
+          turn.remove(ks);
+          ArrayDeque<Waiter<K>> deque = ks.waiters[p];
+          next = deque.pollFirst();
+          ks.queued--;
+          queued--;
+          queuedByPriority[p]--;
+          if (!deque.isEmpty()) {
+            turn.add(ks); // back to the end of the turn order
+          }
+          break;
         }
       }
       if (next == null) {
         break; // every waiter's key is at its cap
       }
       next.state = GRANTED;
-      admitLocked(next.ks);
+      commitLocked(next.ks);
       if (head == null) {
         head = next;
       } else {
@@ -345,44 +578,88 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   }
 
   /**
-   * Gives back one permit of {@code ks} and grants what that frees.
+   * Gives back one global permit of {@code ks}, whose key count the caller already lowered, and
+   * grants what that frees.
    *
    * @param undelivered whether the permit never reached its caller (counted cancelled, not
    *     admitted)
    * @return granted waiters to deliver outside the lock, or null
    */
   private Waiter<K> releaseLocked(KeyState<K> ks, boolean undelivered) {
-    ks.active--;
-    active--;
+    ctl = ctl - 1; // SLOW is set: only the lock holder writes ctl
     if (undelivered) {
       admitted--;
       cancelled++;
     }
-    if (ks.active == maxPerKey - 1 && ks.queued > 0) {
-      // Below its cap again: the key rejoins the end of the turn order.
-      for (int p = 0; p < priorities.length; p++) {
-        ArrayDeque<Waiter<K>> deque = ks.waiters == null ? null : ks.waiters[p];
-        if (deque != null && !deque.isEmpty()) {
-          turns.get(p).add(ks);
-        }
-      }
-    }
-    Waiter<K> granted = queued > 0 ? dispatchLocked() : null;
-    return granted;
+    // Below its cap again: the key rejoins the end of the turn order.
+    syncTurnsLocked(ks);
+    return queued > 0 ? dispatchLocked() : null;
   }
 
   // ---------------------------------------------------------------- outside the lock
 
   void release(QueuePermit<K> permit, boolean undelivered) {
+    if (!permit.markReleased()) {
+      return;
+    }
+    KeyState<K> ks = permit.ks;
+    if (!undelivered && releaseGlobalFast()) {
+      releaseKeyAfterFastRelease(ks);
+      return;
+    }
+    KeyState.ACTIVE.getAndAdd(ks, -1);
     Waiter<K> granted;
     lock.lock();
     try {
-      if (permit.released) {
-        return;
-      }
-      permit.released = true;
-      granted = releaseLocked(permit.ks, undelivered);
+      enterLocked();
+      granted = releaseLocked(ks, undelivered);
     } finally {
+      exitLocked();
+      lock.unlock();
+    }
+    deliver(granted);
+  }
+
+  /**
+   * The first step of a fast release: gives the global permit back by a CAS that expects SLOW
+   * clear (nobody waits).
+   *
+   * @return false if SLOW was set: the release must finish under the lock
+   */
+  boolean releaseGlobalFast() {
+    long c = ctl;
+    while (c >= 0) {
+      long witness = (long) CTL.compareAndExchange(this, c, c - 1);
+      if (witness == c) {
+        return true;
+      }
+      c = witness;
+    }
+    return false;
+  }
+
+  /**
+   * The second step of a fast release: gives the key's permit back. An enqueuer that read the key
+   * count before this decrement had set SLOW before that read, so the check after it sees SLOW
+   * and re-files the key in the turn order under the lock, for its waiter.
+   */
+  void releaseKeyAfterFastRelease(KeyState<K> ks) {
+    KeyState.ACTIVE.getAndAdd(ks, -1);
+    if (ctl < 0) {
+      keyReleasedLate(ks);
+    }
+  }
+
+  /** A fast release lowered the key count after SLOW was set: a waiter of the key may need it. */
+  private void keyReleasedLate(KeyState<K> ks) {
+    Waiter<K> granted;
+    lock.lock();
+    try {
+      enterLocked();
+      syncTurnsLocked(ks);
+      granted = queued > 0 ? dispatchLocked() : null;
+    } finally {
+      exitLocked();
       lock.unlock();
     }
     deliver(granted);
@@ -395,16 +672,19 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       granted = waiter.nextGrant;
       waiter.nextGrant = null;
       cancelDeadline(waiter);
-      QueuePermit<K> permit = new QueuePermit<>(this, waiter.ks, waiter.priority);
+      QueuePermit<K> permit = new QueuePermit<>(waiter.ks, waiter.priority);
       if (!waiter.deliver(permit)) {
         // The future was completed first by its caller (cancel, orTimeout, ...): the permit
         // goes to the next waiter instead of being lost (failsafe-lib/failsafe#393).
+        permit.markReleased();
+        KeyState.ACTIVE.getAndAdd(waiter.ks, -1);
         Waiter<K> more;
         lock.lock();
         try {
-          permit.released = true;
+          enterLocked();
           more = releaseLocked(waiter.ks, true);
         } finally {
+          exitLocked();
           lock.unlock();
         }
         granted = append(more, granted);
@@ -428,12 +708,14 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   void abandoned(Waiter<K> waiter) {
     lock.lock();
     try {
+      enterLocked();
       if (waiter.state != WAITING) {
         return; // granted (delivery will fail and pass the permit on) or already removed
       }
       removeLocked(waiter);
       cancelled++;
     } finally {
+      exitLocked();
       lock.unlock();
     }
     cancelDeadline(waiter);
@@ -445,12 +727,14 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     int queuedNow;
     lock.lock();
     try {
+      enterLocked();
       if (waiter.state != WAITING) {
         return;
       }
       queuedNow = queued;
       removeLocked(waiter);
     } finally {
+      exitLocked();
       lock.unlock();
     }
     long waited = Math.max(0, now - waiter.enqueuedAt);
@@ -487,16 +771,41 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
 
   // ---------------------------------------------------------------- runtime control
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Taken under the lock. Fast-path attempts and releases in flight at that instant may have
+   * changed a key's count but not yet the global one (they finish under the lock); the snapshot
+   * is retried a few times until the per-key counts add up to the global count.
+   */
   @Override
   public Stats<K> stats() {
+    Stats<K> stats = null;
+    for (int attempt = 0; attempt < 100; attempt++) {
+      stats = snapshot();
+      int sum = 0;
+      for (int n : stats.activeByKey().values()) {
+        sum += n;
+      }
+      if (sum == stats.active()) {
+        break;
+      }
+      Thread.yield(); // let those in flight take the lock and finish
+    }
+    return stats;
+  }
+
+  private Stats<K> snapshot() {
     lock.lock();
     try {
+      enterLocked();
       Map<K, Integer> activeByKey = new HashMap<>();
       long oldest = Long.MAX_VALUE;
       boolean anyWaiter = false;
       for (KeyState<K> ks : keys.values()) {
-        if (ks.active > 0) {
-          activeByKey.put(ks.key, ks.active);
+        int a = ks.active;
+        if (a > 0) {
+          activeByKey.put(ks.key, a);
         }
         if (ks.queued > 0) {
           for (ArrayDeque<Waiter<K>> deque : ks.waiters) {
@@ -516,11 +825,13 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       for (Reason r : Reason.values()) {
         byReason.put(r, rejected[r.ordinal()]);
       }
+      byReason.merge(Reason.QUEUE_FULL, fastRejected.sum(), Long::sum);
       Duration longestWait =
           anyWaiter ? Duration.ofNanos(Math.max(0, clock.nanoTime() - oldest)) : Duration.ZERO;
-      return new Stats<>(active, activeByKey, queued, byPriority, admitted, byReason, cancelled,
-          longestWait, bypassed, closed);
+      return new Stats<>(globalActiveLocked(), activeByKey, queued, byPriority, admitted, byReason,
+          cancelled, longestWait, bypassed, closed);
     } finally {
+      exitLocked();
       lock.unlock();
     }
   }
@@ -530,6 +841,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     Waiter<K> granted = null;
     lock.lock();
     try {
+      enterLocked();
       bypassed = bypass;
       if (bypass && queued > 0) {
         // Nobody waits while bypassed: admit every current waiter.
@@ -546,7 +858,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
               queued--;
               queuedByPriority[p]--;
               w.state = GRANTED;
-              admitLocked(ks);
+              KeyState.ACTIVE.getAndAdd(ks, 1);
+              commitLocked(ks);
               if (granted == null) {
                 granted = w;
               } else {
@@ -561,6 +874,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
         }
       }
     } finally {
+      exitLocked();
       lock.unlock();
     }
     deliver(granted);
@@ -587,6 +901,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     long now = clock.nanoTime();
     lock.lock();
     try {
+      enterLocked();
       if (reason == Reason.SHUT_DOWN) {
         if (closed) {
           return 0;
@@ -607,7 +922,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
           }
           ks.queued = 0;
         }
-        if (ks.active == 0) {
+        if (sweepable(ks)) {
           it.remove();
         }
       }
@@ -617,6 +932,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
         turn.clear();
       }
     } finally {
+      exitLocked();
       lock.unlock();
     }
     long[] waited = new long[removed.size()];
@@ -731,16 +1047,33 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
 
   // ---------------------------------------------------------------- nested types
 
-  /** Per-key counts and waiters; guarded by the queue's lock. */
+  /**
+   * Per-key counts and waiters. {@code active} changes only by atomic operations (the fast path
+   * raises it by a CAS below the cap); the rest is guarded by the queue's lock.
+   */
   static final class KeyState<K> {
+    static final VarHandle ACTIVE;
+
+    static {
+      try {
+        ACTIVE = MethodHandles.lookup().findVarHandle(KeyState.class, "active", int.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
     final K key;
-    int active;
+    /** Permits held for this key, or {@link #DEAD} once swept. */
+    volatile int active;
     int queued;
     /** Per priority, oldest first; created on the first wait of the key. */
     ArrayDeque<Waiter<K>>[] waiters;
+    /** The owner, so a permit needs no field for it. */
+    final DefaultRequestQueue<K> queue;
 
-    KeyState(K key) {
+    KeyState(K key, DefaultRequestQueue<K> queue) {
       this.key = key;
+      this.queue = queue;
     }
 
     @SuppressWarnings("unchecked")
@@ -827,41 +1160,52 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   }
 
   /**
-   * A held permit. Its {@code released} flag is read and set under the queue's lock, in the same
-   * critical section that gives the permit back, so it releases at most once with no extra atomic
-   * operation on the hot path.
+   * A held permit, released at most once: whoever wins the CAS of {@code released} gives it back.
    */
   static final class QueuePermit<K> implements Permit {
-    private final DefaultRequestQueue<K> queue;
-    private final KeyState<K> ks;
-    private final int priority;
-    /** Guarded by the queue's lock. */
-    boolean released;
+    private static final VarHandle RELEASED;
 
-    QueuePermit(DefaultRequestQueue<K> queue, KeyState<K> ks, int priority) {
-      this.queue = queue;
+    static {
+      try {
+        RELEASED = MethodHandles.lookup().findVarHandle(QueuePermit.class, "released", int.class);
+      } catch (ReflectiveOperationException e) {
+        throw new ExceptionInInitializerError(e);
+      }
+    }
+
+    final KeyState<K> ks;
+    private final int priority;
+    /** 1 once released; set only through {@link #RELEASED}. */
+    private volatile int released;
+
+    QueuePermit(KeyState<K> ks, int priority) {
       this.ks = ks;
       this.priority = priority;
     }
 
+    /** Claims the release; true for exactly one caller. */
+    boolean markReleased() {
+      return RELEASED.compareAndSet(this, 0, 1);
+    }
+
     @Override
     public String priority() {
-      return queue.priorities[priority];
+      return ks.queue.priorities[priority];
     }
 
     @Override
     public void close() {
-      queue.release(this, false);
+      ks.queue.release(this, false);
     }
 
     /** Releases a permit its caller will never see (interrupted at the instant of the grant). */
     void releaseAsCancelled() {
-      queue.release(this, true);
+      ks.queue.release(this, true);
     }
 
     @Override
     public String toString() {
-      return "Permit[" + queue.name + ", " + priority() + "]";
+      return "Permit[" + ks.queue.name + ", " + priority() + "]";
     }
   }
 }
