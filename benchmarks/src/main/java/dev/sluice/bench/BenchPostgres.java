@@ -29,6 +29,12 @@ import org.postgresql.ds.PGSimpleDataSource;
  *   <li>otherwise: embedded PostgreSQL, with {@code fsync} and {@code synchronous_commit} off as in
  *       the project's tests. When run as root, zonky starts it under {@code unshare -U}.
  * </ol>
+ *
+ * <p>On any server, database {@value #DATABASE} gets {@code synchronous_commit = off} (set on the
+ * database, nothing else changes): a commit then does not wait for its WAL flush, so the tables
+ * measure the work each call makes the server do rather than the disk's flush latency, which is
+ * the same for every row of a table and on a shared machine mostly measures the neighbours.
+ * {@code SLUICE_BENCH_SYNC_COMMIT=on} keeps the server's setting.
  */
 final class BenchPostgres {
   static final String DATABASE = "sluice_bench";
@@ -63,10 +69,11 @@ final class BenchPostgres {
           + " synchronous_commit off)";
     }
     if (external != null) {
-      return "SLUICE_BENCH_JDBC_URL " + external.replaceAll("password=[^&]*", "password=***");
+      return "SLUICE_BENCH_JDBC_URL " + external.replaceAll("password=[^&]*", "password=***")
+          + commits();
     }
     if (localAnswers()) {
-      return "the local server at 127.0.0.1:5432 (user postgres, trust auth)";
+      return "the local server at 127.0.0.1:5432 (user postgres, trust auth)" + commits();
     }
     return "embedded PostgreSQL (zonky; nothing answered on 127.0.0.1:5432; fsync and"
         + " synchronous_commit off)";
@@ -117,6 +124,9 @@ final class BenchPostgres {
         Statement s = c.createStatement()) {
       s.execute("DROP DATABASE IF EXISTS " + DATABASE + " WITH (FORCE)");
       s.execute("CREATE DATABASE " + DATABASE);
+      if (!"on".equalsIgnoreCase(setting("SLUICE_BENCH_SYNC_COMMIT"))) {
+        s.execute("ALTER DATABASE " + DATABASE + " SET synchronous_commit = off");
+      }
     }
     BenchPostgres pg = new BenchPostgres(choice(), withDatabase(serverUrl, DATABASE));
     PGSimpleDataSource ds = new PGSimpleDataSource();
@@ -166,6 +176,12 @@ final class BenchPostgres {
     } catch (SQLException e) {
       throw new IllegalStateException("benchmark setup failed: " + e.getMessage(), e);
     }
+  }
+
+  private static String commits() {
+    return "on".equalsIgnoreCase(setting("SLUICE_BENCH_SYNC_COMMIT"))
+        ? ", synchronous_commit as the server sets it"
+        : ", database " + DATABASE + " with synchronous_commit = off";
   }
 
   private static boolean localAnswers() {

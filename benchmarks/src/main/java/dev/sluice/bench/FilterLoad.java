@@ -78,7 +78,7 @@ final class FilterLoad {
       return switch (mode) {
         case "full" -> new Plan(Duration.ofSeconds(10), Duration.ofSeconds(10), 3, "auto");
         case "smoke" -> new Plan(Duration.ZERO, Duration.ofSeconds(1), 1, "auto");
-        default -> new Plan(Duration.ofSeconds(3), Duration.ofSeconds(5), 2, "auto");
+        default -> new Plan(Duration.ofSeconds(2), Duration.ofSeconds(4), 3, "auto");
       };
     }
   }
@@ -320,6 +320,13 @@ final class FilterLoad {
     return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1)];
   }
 
+  private static double median(double[] values) {
+    double[] v = values.clone();
+    Arrays.sort(v);
+    int n = v.length;
+    return n == 0 ? Double.NaN : n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  }
+
   private static String markdown(Map<String, List<Round>> rounds, Plan plan, boolean wrk) {
     StringBuilder s = new StringBuilder();
     s.append("### Servlet filter overhead: Jetty 12 hello endpoint, ").append(CONNECTIONS)
@@ -344,9 +351,9 @@ final class FilterLoad {
           .append(" | ").append(String.format(Locale.ROOT, "%.0f", perSecond))
           .append(" | ").append(String.format(Locale.ROOT, "%+.1f %%", (perSecond / base - 1) * 100))
           .append(" | ").append(String.format(Locale.ROOT, "%.3f",
-              rs.stream().mapToDouble(Round::p50Millis).average().orElse(Double.NaN)))
+              median(rs.stream().mapToDouble(Round::p50Millis).toArray())))
           .append(" | ").append(String.format(Locale.ROOT, "%.3f",
-              rs.stream().mapToDouble(Round::p99Millis).average().orElse(Double.NaN)))
+              median(rs.stream().mapToDouble(Round::p99Millis).toArray())))
           .append(" | ");
       for (int i = 0; i < rs.size(); i++) {
         s.append(i == 0 ? "" : ", ")
@@ -354,7 +361,7 @@ final class FilterLoad {
       }
       s.append(" |\n");
     }
-    s.append("\np50/p99: the mean over rounds of each round's percentile");
+    s.append("\np50/p99: the median over rounds of each round's percentile");
     s.append(wrk ? " (wrk's --latency distribution).\n" : " (every request timed).\n");
     return s.toString();
   }

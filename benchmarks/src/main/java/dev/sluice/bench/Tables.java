@@ -48,7 +48,11 @@ public final class Tables {
   private enum Layout {
     /** ns/op ± error and B/op ({@code -prof gc}). */
     ALLOCATION,
-    /** ops/s (throughput mode) and latency percentiles (sample-time mode), no profiler. */
+    /**
+     * One sample-time run (no profiler) giving latency percentiles and, by Little's law for a
+     * closed loop, ops/s = clients / mean latency: both from the same seconds of the machine.
+     * Iterations are longer than the in-memory tables' ({@link #DATABASE_MODES}).
+     */
     THROUGHPUT_LATENCY,
     /** Not JMH: {@link FilterLoad} over real sockets. */
     HTTP
@@ -75,6 +79,11 @@ public final class Tables {
   private static final Map<String, Mode> MODES = Map.of(
       "quick", new Mode(1, 2, TimeValue.milliseconds(500), 3, TimeValue.milliseconds(500)),
       "full", new Mode(2, 3, TimeValue.seconds(1), 5, TimeValue.seconds(1)));
+
+  /** Database calls take ~1 ms and a commit can stall on the disk: longer iterations. */
+  private static final Map<String, Mode> DATABASE_MODES = Map.of(
+      "quick", new Mode(1, 2, TimeValue.seconds(1), 4, TimeValue.seconds(1)),
+      "full", new Mode(2, 3, TimeValue.seconds(2), 5, TimeValue.seconds(2)));
 
   private static List<Table> tables() {
     String keyed = "dev\\.sluice\\.bench\\.KeyedRateLimitBenchmark\\.";
@@ -160,14 +169,15 @@ public final class Tables {
         System.out.println(section);
         continue;
       }
+      Mode m = table.layout() == Layout.ALLOCATION ? mode : DATABASE_MODES.get(args[0]);
       ChainedOptionsBuilder options = new OptionsBuilder()
           .include(table.include())
           .threads(table.threads())
-          .forks(mode.forks())
-          .warmupIterations(mode.warmups())
-          .warmupTime(mode.warmupTime())
-          .measurementIterations(mode.iterations())
-          .measurementTime(mode.iterationTime())
+          .forks(m.forks())
+          .warmupIterations(m.warmups())
+          .warmupTime(m.warmupTime())
+          .measurementIterations(m.iterations())
+          .measurementTime(m.iterationTime())
           .shouldFailOnError(true)
           .resultFormat(ResultFormatType.JSON)
           .result(out.resolve(table.id() + ".json").toString());
@@ -177,8 +187,10 @@ public final class Tables {
       if (table.layout() == Layout.ALLOCATION) {
         options.addProfiler(GCProfiler.class);
       } else {
-        md.append("<!-- ").append(table.id()).append(": PostgreSQL = ")
-            .append(BenchPostgres.choice()).append(" -->\n\n");
+        options.mode(org.openjdk.jmh.annotations.Mode.SampleTime);
+        md.append("<!-- ").append(table.id()).append(": ").append(m.describe())
+            .append(" -bm sample, PostgreSQL = ").append(BenchPostgres.choice())
+            .append(" -->\n\n");
       }
       Collection<RunResult> results = new Runner(options.build()).run();
       String section = table.layout() == Layout.ALLOCATION
@@ -272,7 +284,13 @@ public final class Tables {
             byMethod.get(method).getOrDefault(c, Map.of());
         RunResult thrpt = modes.get(org.openjdk.jmh.annotations.Mode.Throughput);
         RunResult sample = modes.get(org.openjdk.jmh.annotations.Mode.SampleTime);
-        if (thrpt == null) {
+        if (thrpt == null && sample != null) {
+          // Little's law: a closed loop of N clients completes N / (mean latency) calls a second.
+          Result<?> p = sample.getPrimaryResult();
+          double meanMicros = p.getScore() * microsFactor(p.getScoreUnit());
+          s.append(' ').append(String.format(Locale.ROOT, "%.0f",
+              table.threads() * 1e6 / meanMicros)).append(" |");
+        } else if (thrpt == null) {
           s.append(" – |");
         } else {
           Result<?> p = thrpt.getPrimaryResult();
