@@ -109,6 +109,7 @@ final class FilterLoad {
     server.start();
     try {
       int port = ((ServerConnector) server.getConnectors()[0]).getLocalPort();
+      check(port);
       Map<String, List<Round>> rounds = new LinkedHashMap<>();
       for (String v : VARIANTS) {
         rounds.put(v, new ArrayList<>());
@@ -128,6 +129,23 @@ final class FilterLoad {
       return markdown(rounds, plan, wrk);
     } finally {
       server.stop();
+    }
+  }
+
+  /** Each variant answers 200, and the filtered ones carry the RateLimit headers. */
+  private static void check(int port) throws IOException, InterruptedException {
+    HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    for (String v : VARIANTS) {
+      HttpResponse<String> r = client.send(HttpRequest.newBuilder(
+              URI.create("http://127.0.0.1:" + port + PATHS.get(v))).GET().build(),
+          HttpResponse.BodyHandlers.ofString());
+      boolean headers = r.headers().firstValue("RateLimit").isPresent()
+          && r.headers().firstValue("RateLimit-Policy").isPresent();
+      if (r.statusCode() != 200 || !r.body().equals("hello\n")
+          || headers == v.equals("noFilter")) {
+        throw new IllegalStateException(v + " answered " + r.statusCode() + " "
+            + r.headers().map() + ": the variant is not what the table says it is");
+      }
     }
   }
 
