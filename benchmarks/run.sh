@@ -6,10 +6,16 @@
 #   quick  (default) 1 fork, 2 x 500 ms warm-up, 3 x 500 ms measured: ~5 min, for a first look
 #   full   2 forks, 3 x 1 s warm-up, 5 x 1 s measured: ~17 min, the numbers in docs/benchmarks.md
 #   table  keyed-1t, keyed-2t, keyed-floor, admission-uncontended, admission-contended, outbound-1t,
-#          outbound-2t, or a prefix (keyed, admission, outbound); none means all
+#          outbound-2t, quota-1c, quota-8c, quota-32c, filter, or a prefix (keyed, admission,
+#          outbound, quota); none means all
 #
-# Builds benchmarks/target/benchmarks.jar (skipping tests), runs one JMH run per table with
-# -prof gc, and writes Markdown tables, JMH JSON and the machine description to
+# quota-*: PostgreSQL from SLUICE_BENCH_POSTGRES=embedded, SLUICE_BENCH_JDBC_URL, 127.0.0.1:5432,
+#          else embedded; database sluice_bench is dropped and recreated (quick: ~5 min for the
+#          three, 1 s iterations in sample-time mode). filter: Jetty on 127.0.0.1 loaded by wrk
+#          if installed, else a Java generator (quick ~45 s, full ~2 min).
+#
+# Builds benchmarks/target/benchmarks.jar (skipping tests), runs one JMH run per table (with
+# -prof gc for the in-memory tables), and writes Markdown tables, JMH JSON and the machine description to
 # benchmarks/target/results/<timestamp>-<mode>/. Ad-hoc runs use the jar directly, e.g.
 #   java -jar benchmarks/target/benchmarks.jar KeyedRateLimit -p keys=hot -t 2 -prof gc
 set -euo pipefail
@@ -18,7 +24,7 @@ mode="${1:-quick}"
 [ $# -gt 0 ] && shift
 case "$mode" in
   quick|full) ;;
-  -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
   *) echo "usage: $0 [quick|full] [table ...]" >&2; exit 2 ;;
 esac
 

@@ -37,14 +37,36 @@ import org.openjdk.jmh.runner.options.TimeValue;
  *
  * <p>Tables: {@code keyed-1t}, {@code keyed-2t}, {@code keyed-floor},
  * {@code admission-uncontended}, {@code admission-contended}, {@code outbound-1t},
- * {@code outbound-2t}; a prefix such as {@code keyed} selects several. None named means all.
+ * {@code outbound-2t}, {@code quota-1c}, {@code quota-8c}, {@code quota-32c} (PostgreSQL: see
+ * {@link BenchPostgres}), {@code filter} (real sockets, see {@link FilterLoad}); a prefix such as
+ * {@code keyed} or {@code quota} selects several. None named means all.
  */
 public final class Tables {
   private Tables() {}
 
-  /** One JMH run and how to lay out its results. */
+  /** How a table is measured and laid out. */
+  private enum Layout {
+    /** ns/op ± error and B/op ({@code -prof gc}). */
+    ALLOCATION,
+    /**
+     * One sample-time run (no profiler) giving latency percentiles and, by Little's law for a
+     * closed loop, ops/s = clients / mean latency: both from the same seconds of the machine.
+     * Iterations are longer than the in-memory tables' ({@link #DATABASE_MODES}).
+     */
+    THROUGHPUT_LATENCY,
+    /** Not JMH: {@link FilterLoad} over real sockets. */
+    HTTP
+  }
+
+  /** One JMH run (or one {@link FilterLoad} run) and how to lay out its results. */
   private record Table(String id, String title, String include, int threads,
-      Map<String, String[]> params, String columnParam, Function<RunResult, String> column) {}
+      Map<String, String[]> params, String columnParam, Function<RunResult, String> column,
+      Layout layout) {
+    Table(String id, String title, String include, int threads, Map<String, String[]> params,
+        String columnParam, Function<RunResult, String> column) {
+      this(id, title, include, threads, params, columnParam, column, Layout.ALLOCATION);
+    }
+  }
 
   private record Mode(int forks, int warmups, TimeValue warmupTime, int iterations,
       TimeValue iterationTime) {
@@ -58,11 +80,18 @@ public final class Tables {
       "quick", new Mode(1, 2, TimeValue.milliseconds(500), 3, TimeValue.milliseconds(500)),
       "full", new Mode(2, 3, TimeValue.seconds(1), 5, TimeValue.seconds(1)));
 
+  /** Database calls take ~1 ms and a commit can stall on the disk: longer iterations. */
+  private static final Map<String, Mode> DATABASE_MODES = Map.of(
+      "quick", new Mode(1, 2, TimeValue.seconds(1), 4, TimeValue.seconds(1)),
+      "full", new Mode(2, 3, TimeValue.seconds(2), 5, TimeValue.seconds(2)));
+
   private static List<Table> tables() {
     String keyed = "dev\\.sluice\\.bench\\.KeyedRateLimitBenchmark\\.";
     String admission = "dev\\.sluice\\.bench\\.AdmissionBenchmark\\.";
     String outbound = "dev\\.sluice\\.bench\\.OutboundBenchmark\\.";
     Function<RunResult, String> keys = r -> r.getParams().getParam("keys");
+    String quota = "dev\\.sluice\\.bench\\.QuotaBenchmark\\.";
+    Function<RunResult, String> subjects = r -> r.getParams().getParam("subjects");
     return List.of(
         new Table("keyed-1t", "Keyed rate-limit decision, 1 thread, every call allowed",
             keyed, 1, Map.of(), "keys", keys),
@@ -80,7 +109,19 @@ public final class Tables {
         new Table("outbound-1t", "Outbound guard around a no-op call, breaker closed, 1 thread",
             outbound, 1, Map.of(), "", r -> "no-op call"),
         new Table("outbound-2t", "Outbound guard around a no-op call, breaker closed, 2 threads",
-            outbound, 2, Map.of(), "", r -> "no-op call"));
+            outbound, 2, Map.of(), "", r -> "no-op call"),
+        quotaTable(quota, subjects, 1),
+        quotaTable(quota, subjects, 8),
+        quotaTable(quota, subjects, 32),
+        new Table("filter", "Servlet filter overhead", "", 0, Map.of(), "", r -> "",
+            Layout.HTTP));
+  }
+
+  private static Table quotaTable(String include, Function<RunResult, String> subjects,
+      int clients) {
+    return new Table("quota-" + clients + "c", "Quota consume on one PostgreSQL, " + clients
+        + (clients == 1 ? " client" : " clients") + ", every call allowed", include, clients,
+        Map.of(), "subjects", subjects, Layout.THROUGHPUT_LATENCY);
   }
 
   /**
@@ -90,8 +131,9 @@ public final class Tables {
    *     starting with it), then optionally {@code --out dir}
    * @throws RunnerException if a benchmark fails
    * @throws IOException if results cannot be written
+   * @throws Exception if the filter table's server or load generator fails
    */
-  public static void main(String[] args) throws RunnerException, IOException {
+  public static void main(String[] args) throws Exception {
     if (args.length == 0 || !MODES.containsKey(args[0])) {
       System.err.println("usage: Tables quick|full [table ...] [--out dir]; tables: "
           + tables().stream().map(Table::id).toList());
@@ -120,23 +162,39 @@ public final class Tables {
       if (!wanted.isEmpty() && wanted.stream().noneMatch(w -> table.id().startsWith(w))) {
         continue;
       }
+      if (table.layout() == Layout.HTTP) {
+        String section = FilterLoad.run(FilterLoad.Plan.of(args[0]));
+        Files.writeString(out.resolve(table.id() + ".md"), section, StandardCharsets.UTF_8);
+        md.append(section).append('\n');
+        System.out.println(section);
+        continue;
+      }
+      Mode m = table.layout() == Layout.ALLOCATION ? mode : DATABASE_MODES.get(args[0]);
       ChainedOptionsBuilder options = new OptionsBuilder()
           .include(table.include())
           .threads(table.threads())
-          .forks(mode.forks())
-          .warmupIterations(mode.warmups())
-          .warmupTime(mode.warmupTime())
-          .measurementIterations(mode.iterations())
-          .measurementTime(mode.iterationTime())
-          .addProfiler(GCProfiler.class)
+          .forks(m.forks())
+          .warmupIterations(m.warmups())
+          .warmupTime(m.warmupTime())
+          .measurementIterations(m.iterations())
+          .measurementTime(m.iterationTime())
           .shouldFailOnError(true)
           .resultFormat(ResultFormatType.JSON)
           .result(out.resolve(table.id() + ".json").toString());
       for (Map.Entry<String, String[]> p : table.params().entrySet()) {
         options.param(p.getKey(), p.getValue());
       }
+      if (table.layout() == Layout.ALLOCATION) {
+        options.addProfiler(GCProfiler.class);
+      } else {
+        options.mode(org.openjdk.jmh.annotations.Mode.SampleTime);
+        md.append("<!-- ").append(table.id()).append(": ").append(m.describe())
+            .append(" -bm sample, PostgreSQL = ").append(BenchPostgres.choice())
+            .append(" -->\n\n");
+      }
       Collection<RunResult> results = new Runner(options.build()).run();
-      String section = markdown(table, results);
+      String section = table.layout() == Layout.ALLOCATION
+          ? markdown(table, results) : latencyMarkdown(table, results);
       Files.writeString(out.resolve(table.id() + ".md"), section, StandardCharsets.UTF_8);
       md.append(section).append('\n');
       System.out.println(section);
@@ -190,6 +248,96 @@ public final class Tables {
     return s.toString();
   }
 
+  private static String latencyMarkdown(Table table, Collection<RunResult> results) {
+    // method -> column -> mode -> result
+    Map<String, Map<String, Map<org.openjdk.jmh.annotations.Mode, RunResult>>> byMethod =
+        new LinkedHashMap<>();
+    List<String> columns = new ArrayList<>();
+    for (RunResult r : results) {
+      String method = r.getParams().getBenchmark();
+      method = method.substring(method.lastIndexOf('.') + 1);
+      String column = table.column().apply(r);
+      if (!columns.contains(column)) {
+        columns.add(column);
+      }
+      byMethod.computeIfAbsent(method, m -> new LinkedHashMap<>())
+          .computeIfAbsent(column, c -> new LinkedHashMap<>())
+          .put(r.getParams().getMode(), r);
+    }
+    columns.sort((a, b) -> Integer.compare(order(a), order(b)));
+    List<String> methods = new ArrayList<>(byMethod.keySet());
+    methods.sort((a, b) -> Integer.compare(order(a), order(b)));
+
+    StringBuilder s = new StringBuilder();
+    s.append("### ").append(table.title()).append("\n\n");
+    s.append("| call |");
+    for (String c : columns) {
+      s.append(' ').append(c).append(" ops/s | p50 µs | p99 µs |");
+    }
+    s.append("\n|---|");
+    s.append("---:|---:|---:|".repeat(columns.size()));
+    s.append('\n');
+    for (String method : methods) {
+      s.append("| ").append(method).append(" |");
+      for (String c : columns) {
+        Map<org.openjdk.jmh.annotations.Mode, RunResult> modes =
+            byMethod.get(method).getOrDefault(c, Map.of());
+        RunResult thrpt = modes.get(org.openjdk.jmh.annotations.Mode.Throughput);
+        RunResult sample = modes.get(org.openjdk.jmh.annotations.Mode.SampleTime);
+        if (thrpt == null && sample != null) {
+          // Little's law: a closed loop of N clients completes N / (mean latency) calls a second.
+          Result<?> p = sample.getPrimaryResult();
+          double meanMicros = p.getScore() * microsFactor(p.getScoreUnit());
+          s.append(' ').append(String.format(Locale.ROOT, "%.0f",
+              table.threads() * 1e6 / meanMicros)).append(" |");
+        } else if (thrpt == null) {
+          s.append(" – |");
+        } else {
+          Result<?> p = thrpt.getPrimaryResult();
+          double perSecond = p.getScore() * perSecondFactor(p.getScoreUnit());
+          s.append(' ').append(String.format(Locale.ROOT, "%.0f", perSecond));
+          if (!Double.isNaN(p.getScoreError())) {
+            s.append(" ± ").append(String.format(Locale.ROOT, "%.0f",
+                p.getScoreError() * perSecondFactor(p.getScoreUnit())));
+          }
+          s.append(" |");
+        }
+        if (sample == null) {
+          s.append(" – | – |");
+        } else {
+          Result<?> p = sample.getPrimaryResult();
+          double toMicros = microsFactor(p.getScoreUnit());
+          s.append(' ').append(number(p.getStatistics().getPercentile(50) * toMicros))
+              .append(" | ").append(number(p.getStatistics().getPercentile(99) * toMicros))
+              .append(" |");
+        }
+      }
+      s.append('\n');
+    }
+    return s.toString();
+  }
+
+  /** Factor from a JMH throughput unit ({@code ops/us} ...) to ops/s. */
+  private static double perSecondFactor(String unit) {
+    return switch (unit) {
+      case "ops/ns" -> 1e9;
+      case "ops/us" -> 1e6;
+      case "ops/ms" -> 1e3;
+      case "ops/min" -> 1.0 / 60;
+      default -> 1;
+    };
+  }
+
+  /** Factor from a JMH time-per-op unit ({@code us/op} ...) to microseconds. */
+  private static double microsFactor(String unit) {
+    return switch (unit) {
+      case "ns/op" -> 1e-3;
+      case "ms/op" -> 1e3;
+      case "s/op" -> 1e6;
+      default -> 1;
+    };
+  }
+
   private static String allocation(RunResult r) {
     for (String label : r.getSecondaryResults().keySet()) {
       if (label.endsWith("gc.alloc.rate.norm")) {
@@ -206,7 +354,7 @@ public final class Tables {
 
   private static final List<String> ORDER = Arrays.asList(
       "sluicePermit", "sluiceDecision", "sluice", "sluiceGuard", "sluiceBreaker", "hot", "uniform",
-      "skewed", "bucket4j", "failsafe", "failsafeSizeOnly", "guava",
+      "skewed", "spread", "sluiceRequestId", "sluiceSql", "rawUpdate", "bucket4j", "failsafe", "failsafeSizeOnly", "guava",
       "resilience4j", "concurrencyLimits", "nanoTime", "gcraStepOnly", "concurrentHashMap",
       "caffeineSizeOnly", "caffeineExpiring");
 

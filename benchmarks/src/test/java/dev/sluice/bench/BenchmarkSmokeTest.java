@@ -4,8 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.util.Collection;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.RunnerException;
@@ -48,5 +51,49 @@ class BenchmarkSmokeTest {
 
     assertThat(results).hasSize(expectedRuns);
     assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
+  }
+
+  /**
+   * Every quota call once, against embedded PostgreSQL (never the machine's server, which a
+   * benchmark run may be using), with 10 spread subjects and 2 clients. If PostgreSQL cannot
+   * start, the test is skipped with the reason, except under {@code CI=true}, where it fails.
+   */
+  @Test
+  void quotaBenchmark_everyCallRunsOnceWithoutError() throws RunnerException {
+    System.setProperty("SLUICE_BENCH_POSTGRES", "embedded");
+    try {
+      BenchPostgres.get();
+    } catch (RuntimeException e) {
+      if ("true".equals(System.getenv("CI"))) {
+        throw e;
+      }
+      System.err.println("SKIPPING the quota benchmark smoke: PostgreSQL could not start: " + e);
+      Assumptions.abort("PostgreSQL could not start: " + e);
+    }
+    Options options = new OptionsBuilder()
+        .include("dev\\.sluice\\.bench\\.QuotaBenchmark\\.")
+        .param("spreadSubjects", "10")
+        .mode(Mode.Throughput)
+        .forks(0)
+        .threads(2)
+        .warmupIterations(0)
+        .measurementIterations(1)
+        .measurementTime(TimeValue.milliseconds(50))
+        .shouldFailOnError(true)
+        .output("target/jmh-smoke-QuotaBenchmark.log")
+        .build();
+
+    Collection<RunResult> results = new Runner(options).run();
+
+    assertThat(results).hasSize(10); // 5 calls x {hot, spread}
+    assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
+  }
+
+  /** The filter table's server and load, one second per variant; any non-2xx answer fails. */
+  @Test
+  void filterLoad_servesEveryVariantWithoutError() throws Exception {
+    String table = FilterLoad.run(FilterLoad.Plan.of("smoke"));
+
+    assertThat(table).contains("| noFilter |", "| sluiceFilter |", "| sluiceFilterQueue |");
   }
 }
