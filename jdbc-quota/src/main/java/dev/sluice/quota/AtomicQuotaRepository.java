@@ -3,6 +3,7 @@ package dev.sluice.quota;
 import dev.sluice.QuotaDecision;
 import dev.sluice.QuotaGate;
 import dev.sluice.QuotaStoreException;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Types;
@@ -158,16 +159,37 @@ public final class AtomicQuotaRepository implements QuotaGate {
     if (requestId != null && requestId.isBlank()) {
       throw new IllegalArgumentException("requestId must be null or non-blank but was blank");
     }
-    return call("consume of '" + quota + "' for '" + subject + "'", h -> h.createQuery(CONSUME)
-        .bind(0, subject)
-        .bind(1, quota)
-        .bind(2, amount)
-        .bind(3, requestId)
-        .bind(4, now())
-        .map((rs, ctx) -> new QuotaDecision(
-            rs.getBoolean(1), rs.getLong(2), rs.getLong(3), rs.getLong(4), instant(rs, 5),
-            quota))
-        .one());
+    String what = "consume of '" + quota + "' for '" + subject + "'";
+    try {
+      // One row, five parameters, on every protected request: a plain statement on Jdbi's handle.
+      // Jdbi's binding and mapping machinery cost several times the database call itself here
+      // (~50 µs of CPU and ~12 KB per call; docs/benchmarks.md).
+      return jdbi.withHandle(h -> {
+        try (PreparedStatement ps = h.getConnection().prepareStatement(CONSUME)) {
+          ps.setString(1, subject);
+          ps.setString(2, quota);
+          ps.setInt(3, amount);
+          ps.setString(4, requestId);
+          if (clock == null) {
+            ps.setNull(5, Types.TIMESTAMP_WITH_TIMEZONE);
+          } else {
+            ps.setObject(5, OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC));
+          }
+          try (ResultSet rs = ps.executeQuery()) {
+            if (!rs.next()) {
+              throw new SQLException("consume_quota returned no row");
+            }
+            return new QuotaDecision(rs.getBoolean(1), rs.getLong(2), rs.getLong(3),
+                rs.getLong(4), instant(rs, 5), quota);
+          }
+        }
+      });
+    } catch (SQLException e) {
+      // Failures reads the SQL state from the cause chain: unknown outcomes stay unknown.
+      throw Failures.quota(what, new IllegalStateException(e.getMessage(), e));
+    } catch (JdbiException e) {
+      throw Failures.quota(what, e);
+    }
   }
 
   /**
