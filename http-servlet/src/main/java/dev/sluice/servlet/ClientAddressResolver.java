@@ -79,6 +79,13 @@ public final class ClientAddressResolver {
    * @return the key, never null
    */
   public String resolve(HttpServletRequest request) {
+    if (trusted.isEmpty()) {
+      String remote = request.getRemoteAddr();
+      if (remote != null && remote.indexOf(':') < 0 && IpAddresses.isIpv4(remote)) {
+        return remote; // the common case needs no InetAddress round trip
+      }
+      return resolve(remote, List.of());
+    }
     String name = header == ForwardedHeader.FORWARDED ? "Forwarded" : "X-Forwarded-For";
     Enumeration<String> values = trusted.isEmpty() ? null : request.getHeaders(name);
     return resolve(request.getRemoteAddr(),

@@ -128,7 +128,9 @@ public final class SluiceFilter implements Filter {
     this.rules = List.copyOf(b.rules);
     Map<String, RuleCounters> c = new LinkedHashMap<>();
     for (RouteRule r : rules) {
-      c.put(r.name(), new RuleCounters());
+      c.put(r.name(), new RuleCounters(policyHeader(r.perIp()), policyHeader(r.perUser()),
+          r.perIp() == null || r.perUser() == null ? null
+              : policyHeader(r.perIp()) + ", " + policyHeader(r.perUser())));
     }
     this.counters = c;
     this.addresses = b.addresses;
@@ -302,7 +304,7 @@ public final class SluiceFilter implements Filter {
     void run(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
         throws IOException, ServletException {
       if (headersOnAdmitted && !decisions.isEmpty() && !rule.shadow()) {
-        response.setHeader(RateLimitHeaders.POLICY, RateLimitHeaders.policy(decisions));
+        response.setHeader(RateLimitHeaders.POLICY, count.policyHeader(decisions, rule));
         response.setHeader(RateLimitHeaders.STATE, RateLimitHeaders.state(decisions));
       }
       count.admitted.increment();
@@ -537,6 +539,12 @@ public final class SluiceFilter implements Filter {
         "The service cannot check its limits right now. Please retry shortly.",
         "retryAfterSeconds", 1));
     return false;
+  }
+
+  /** The constant {@code RateLimit-Policy} item of a limiter, formatted once per rule. */
+  private static String policyHeader(RateLimiter<String> limiter) {
+    return limiter == null ? null : RateLimitHeaders.policy(List.of(new RateLimitDecision(
+        true, limiter.limit(), 0, 0, 0, limiter.period().toNanos(), limiter.name())));
   }
 
   private RouteRule match(HttpServletRequest request) {

@@ -46,6 +46,8 @@ class ClientAddressResolverTest {
         .isEqualTo("10.0.0.7");
     assertThat(behindProxies.resolve("10.0.0.1", List.of("unknown"))).isEqualTo("10.0.0.1");
     assertThat(behindProxies.resolve("10.0.0.1", List.of("999.1.1.1"))).isEqualTo("10.0.0.1");
+    // Leading zeros are ambiguous (octal to some parsers): not a usable literal.
+    assertThat(behindProxies.resolve("10.0.0.1", List.of("010.1.1.1"))).isEqualTo("10.0.0.1");
   }
 
   @Test

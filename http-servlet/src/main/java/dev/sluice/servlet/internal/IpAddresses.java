@@ -42,7 +42,14 @@ public final class IpAddresses {
     }
   }
 
-  private static boolean isIpv4(String s) {
+  /**
+   * Whether a string is a dotted-quad IPv4 literal in canonical form (no leading zeros), so it can
+   * serve as a key as it is.
+   *
+   * @param s the text
+   * @return true for a canonical IPv4 literal
+   */
+  public static boolean isIpv4(String s) {
     int parts = 0;
     int value = -1;
     int digits = 0;
@@ -56,8 +63,8 @@ public final class IpAddresses {
         value = -1;
         digits = 0;
       } else if (c >= '0' && c <= '9') {
-        if (++digits > 3) {
-          return false;
+        if (++digits > 3 || value == 0) {
+          return false; // four digits, or a leading zero (ambiguous: octal to some parsers)
         }
         value = (value < 0 ? 0 : value * 10) + (c - '0');
       } else {

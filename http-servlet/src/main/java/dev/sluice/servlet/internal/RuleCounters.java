@@ -1,10 +1,55 @@
 package dev.sluice.servlet.internal;
 
+import dev.sluice.RateLimitDecision;
 import dev.sluice.servlet.FilterStats;
+import dev.sluice.servlet.RateLimitHeaders;
+import dev.sluice.servlet.RouteRule;
+import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 
-/** Per-rule counters behind {@link FilterStats}. Thread-safe. */
+/** Per-rule counters behind {@link FilterStats}, and the rule's constant header text. Thread-safe. */
 public final class RuleCounters {
+  private final String policyIp;
+  private final String policyUser;
+  private final String policyBoth;
+
+  /**
+   * Creates the counters of a rule.
+   *
+   * @param policyIp the per-IP limit's {@code RateLimit-Policy} item, or null
+   * @param policyUser the per-user limit's item, or null
+   * @param policyBoth both items in order, or null
+   */
+  public RuleCounters(String policyIp, String policyUser, String policyBoth) {
+    this.policyIp = policyIp;
+    this.policyUser = policyUser;
+    this.policyBoth = policyBoth;
+  }
+
+  /**
+   * The {@code RateLimit-Policy} value for the decisions a request got: the limits' policies
+   * never change, so the text is formatted once per rule rather than per response.
+   *
+   * @param decisions the decisions, per-IP first
+   * @param rule the rule that made them
+   * @return the header value
+   */
+  public String policyHeader(List<RateLimitDecision> decisions, RouteRule rule) {
+    if (decisions.size() == 2 && policyBoth != null) {
+      return policyBoth;
+    }
+    if (decisions.size() == 1) {
+      String name = decisions.get(0).policy();
+      if (policyIp != null && name.equals(rule.perIp().name())) {
+        return policyIp;
+      }
+      if (policyUser != null && name.equals(rule.perUser().name())) {
+        return policyUser;
+      }
+    }
+    return RateLimitHeaders.policy(decisions);
+  }
+
   /** Requests passed to the application. */
   public final LongAdder admitted = new LongAdder();
   /** 429 rate_limited answers. */
