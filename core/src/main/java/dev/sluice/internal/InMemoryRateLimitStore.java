@@ -104,6 +104,7 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
       if (cell.compareAndSet(stored, newTat)) {
         return new Outcome(true, newTat, now);
       }
+      Thread.onSpinWait(); // lost a race on a hot key: back off a moment before retrying
     }
   }
 
@@ -126,6 +127,7 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
       if (cell.compareAndSet(stored, newTat)) {
         return limiter.decision(true, newTat, now, increment);
       }
+      Thread.onSpinWait(); // lost a race on a hot key: back off a moment before retrying
     }
   }
 
@@ -148,6 +150,7 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
       if (cell.compareAndSet(stored, newTat)) {
         return true;
       }
+      Thread.onSpinWait(); // lost a race on a hot key: back off a moment before retrying
     }
   }
 
