@@ -88,52 +88,32 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
   @Override
   public Outcome acquire(K key, long incrementNanos, long toleranceNanos) {
     long now = tick();
-    while (true) {
-      Cell<K> cell = cell(key, now);
-      long stored = cell.get();
-      if (stored == RETIRED) {
-        unfront(cell);
-        Thread.onSpinWait();
-        continue;
-      }
-      long tat = stored - now > 0 ? stored : now;
-      long newTat = tat + incrementNanos;
-      if (newTat - now > toleranceNanos) {
-        return new Outcome(false, tat, now);
-      }
-      if (cell.compareAndSet(stored, newTat)) {
-        return new Outcome(true, newTat, now);
-      }
-      Thread.onSpinWait(); // lost a race on a hot key: back off a moment before retrying
-    }
+    long tat = step(key, now, incrementNanos, toleranceNanos);
+    return allowed(tat, now, incrementNanos, toleranceNanos)
+        ? new Outcome(true, tat + incrementNanos, now) : new Outcome(false, tat, now);
   }
 
   /** Same step as {@link #acquire}, building the decision without an intermediate object. */
   RateLimitDecision acquire(K key, long increment, long tolerance, GcraRateLimiter<K> limiter) {
     long now = tick();
-    while (true) {
-      Cell<K> cell = cell(key, now);
-      long stored = cell.get();
-      if (stored == RETIRED) {
-        unfront(cell);
-        Thread.onSpinWait();
-        continue;
-      }
-      long tat = stored - now > 0 ? stored : now;
-      long newTat = tat + increment;
-      if (newTat - now > tolerance) {
-        return limiter.decision(false, tat, now, increment);
-      }
-      if (cell.compareAndSet(stored, newTat)) {
-        return limiter.decision(true, newTat, now, increment);
-      }
-      Thread.onSpinWait(); // lost a race on a hot key: back off a moment before retrying
-    }
+    long tat = step(key, now, increment, tolerance);
+    boolean allowed = allowed(tat, now, increment, tolerance);
+    return limiter.decision(allowed, allowed ? tat + increment : tat, now, increment);
   }
 
   /** Same step as {@link #acquire}, answering only whether it was allowed. */
   boolean tryAcquire(K key, long increment, long tolerance) {
     long now = tick();
+    return allowed(step(key, now, increment, tolerance), now, increment, tolerance);
+  }
+
+  /**
+   * The GCRA step of the {@link RateLimitStore} contract, atomically on the key's cell. Returns
+   * the TAT the step was decided on ({@code max(stored, now)}): the call was allowed exactly when
+   * {@link #allowed} says so, and then the cell now holds {@code tat + increment}. Returning one
+   * long keeps every form of the decision free of allocation.
+   */
+  private long step(K key, long now, long increment, long tolerance) {
     while (true) {
       Cell<K> cell = cell(key, now);
       long stored = cell.get();
@@ -143,15 +123,16 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
         continue;
       }
       long tat = stored - now > 0 ? stored : now;
-      long newTat = tat + increment;
-      if (newTat - now > tolerance) {
-        return false;
-      }
-      if (cell.compareAndSet(stored, newTat)) {
-        return true;
+      if (!allowed(tat, now, increment, tolerance)
+          || cell.compareAndSet(stored, tat + increment)) {
+        return tat;
       }
       Thread.onSpinWait(); // lost a race on a hot key: back off a moment before retrying
     }
+  }
+
+  private static boolean allowed(long tat, long now, long increment, long tolerance) {
+    return tat + increment - now <= tolerance;
   }
 
   /** Reads the clock once for a decision and, at most once per tick, publishes it to Caffeine. */
