@@ -22,9 +22,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -83,15 +83,37 @@ class SluiceFilterQueueTest {
     }
   }
 
-  private void await(BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() - deadline > 0) {
-        throw new AssertionError("timed out waiting for " + what + "; queue: "
-            + (queue == null ? "none" : queue.stats()));
-      }
-      Thread.sleep(5);
+  /**
+   * Lets the test wait for events instead of polling: the filter calls {@code watch} right after
+   * it suspends a request in the queue, and the real watcher's callback when that client leaves.
+   */
+  private static final class Signals implements DisconnectWatcher {
+    private final DisconnectWatcher real = DisconnectWatcher.automatic();
+    final Semaphore suspended = new Semaphore(0);
+    final Semaphore departed = new Semaphore(0);
+
+    @Override
+    public Watch watch(HttpServletRequest request, Runnable onDisconnect) {
+      Watch watch = real.watch(request, () -> {
+        onDisconnect.run();
+        departed.release();
+      });
+      suspended.release();
+      return watch;
     }
+  }
+
+  private final Signals signals = new Signals();
+
+  private static void await(Semaphore events, int count, String what)
+      throws InterruptedException {
+    assertThat(events.tryAcquire(count, 10, TimeUnit.SECONDS)).as(what).isTrue();
+  }
+
+  private CompletableFuture<HttpResponse<String>> postAsync(String body) {
+    return jetty.client.sendAsync(HttpRequest.newBuilder(jetty.uri("/api/chat"))
+            .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.ofString(body))
+            .build(), HttpResponse.BodyHandlers.ofString());
   }
 
   private RequestQueue.Builder queueBuilder() {
@@ -100,7 +122,7 @@ class SluiceFilterQueueTest {
   }
 
   private SluiceFilter filter(RequestQueue<String> q) {
-    return SluiceFilter.builder().queue(q)
+    return SluiceFilter.builder().queue(q).disconnectWatcher(signals)
         .rule(RouteRule.builder("chat").path("/api/chat").queuePriority("chat").build())
         .build();
   }
@@ -117,14 +139,11 @@ class SluiceFilterQueueTest {
 
     List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
     for (int i = 0; i < 100; i++) {
-      responses.add(jetty.client.sendAsync(HttpRequest.newBuilder(jetty.uri("/api/chat"))
-              .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.ofString("m" + i))
-              .build(), HttpResponse.BodyHandlers.ofString()));
+      responses.add(postAsync("m" + i));
     }
     assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
-    await(() -> queue.stats().queued() == 60
-        && queue.stats().rejected(QueueRejectedException.Reason.QUEUE_FULL) == 20,
-        "60 queued");
+    await(signals.suspended, 60, "60 requests to wait in the queue");
+    assertThat(queue.stats().queued()).isEqualTo(60);
 
     // While 20 run and 60 wait, an unqueued route still answers at once.
     for (int i = 0; i < 5; i++) {
@@ -153,8 +172,10 @@ class SluiceFilterQueueTest {
     assertThat(overloaded).isEqualTo(20);
     assertThat(gate.highWater.get()).isEqualTo(20);
     assertThat(gate.served.get()).isEqualTo(80);
-    await(() -> queue.stats().active() == 0, "all permits back");
+    // Permits are released before the container sends the response: all are back by now.
     RequestQueue.Stats<String> stats = queue.stats();
+    assertThat(stats.active()).isZero();
+    assertThat(stats.rejected(QueueRejectedException.Reason.QUEUE_FULL)).isEqualTo(20);
     assertThat(stats.queued()).isZero();
     assertThat(stats.admitted()).isEqualTo(80);
   }
@@ -167,10 +188,7 @@ class SluiceFilterQueueTest {
     SluiceFilter filter = filter(queue);
     jetty = new JettyHarness(16).filter(filter).servlet("/api/chat", gate).start();
 
-    CompletableFuture<HttpResponse<String>> holder = jetty.client.sendAsync(
-        HttpRequest.newBuilder(jetty.uri("/api/chat")).timeout(Duration.ofSeconds(30))
-            .POST(HttpRequest.BodyPublishers.ofString("first")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    CompletableFuture<HttpResponse<String>> holder = postAsync("first");
     assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
 
     try (Socket socket = new Socket("127.0.0.1", jetty.uri("/").getPort())) {
@@ -178,22 +196,21 @@ class SluiceFilterQueueTest {
       out.write(("POST /api/chat HTTP/1.1\r\nHost: test\r\nContent-Length: 4\r\n\r\ngone")
           .getBytes(StandardCharsets.US_ASCII));
       out.flush();
-      await(() -> queue.stats().queued() == 1, "the raw request to queue");
+      await(signals.suspended, 1, "the raw request to queue");
+      assertThat(queue.stats().queued()).isEqualTo(1);
     }
-    await(() -> queue.stats().queued() == 0, "the departed client to leave the queue");
+    await(signals.departed, 1, "the departed client to be noticed");
+    assertThat(queue.stats().queued()).isZero();
     assertThat(filter.stats("chat").abandoned()).isEqualTo(1);
     assertThat(queue.stats().cancelled()).isEqualTo(1);
 
     // The slot the departed client would have taken goes to the next request.
-    CompletableFuture<HttpResponse<String>> next = jetty.client.sendAsync(
-        HttpRequest.newBuilder(jetty.uri("/api/chat")).timeout(Duration.ofSeconds(30))
-            .POST(HttpRequest.BodyPublishers.ofString("next")).build(),
-        HttpResponse.BodyHandlers.ofString());
-    await(() -> queue.stats().queued() == 1, "the next request to queue");
+    CompletableFuture<HttpResponse<String>> next = postAsync("next");
+    await(signals.suspended, 1, "the next request to queue");
     gate.open.countDown();
     assertThat(holder.get(10, TimeUnit.SECONDS).body()).isEqualTo("served first");
     assertThat(next.get(10, TimeUnit.SECONDS).body()).isEqualTo("served next");
-    await(() -> queue.stats().active() == 0, "all permits back");
+    assertThat(queue.stats().active()).isZero();
     assertThat(gate.served.get()).isEqualTo(2);
   }
 
@@ -203,10 +220,7 @@ class SluiceFilterQueueTest {
     Gate gate = new Gate();
     gate.arrivals = new CountDownLatch(1);
     jetty = new JettyHarness(16).filter(filter(queue)).servlet("/api/chat", gate).start();
-    CompletableFuture<HttpResponse<String>> holder = jetty.client.sendAsync(
-        HttpRequest.newBuilder(jetty.uri("/api/chat")).timeout(Duration.ofSeconds(30))
-            .POST(HttpRequest.BodyPublishers.ofString("a")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    CompletableFuture<HttpResponse<String>> holder = postAsync("a");
     assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
     try (Socket socket = new Socket("127.0.0.1", jetty.uri("/").getPort())) {
       socket.setSoTimeout(10_000);
@@ -214,7 +228,7 @@ class SluiceFilterQueueTest {
       out.write(("POST /api/chat HTTP/1.1\r\nHost: test\r\nContent-Length: 1\r\n\r\nb")
           .getBytes(StandardCharsets.US_ASCII));
       out.flush();
-      await(() -> queue.stats().queued() == 1, "the raw request to queue");
+      await(signals.suspended, 1, "the raw request to queue");
       gate.open.countDown();
       String first = readResponse(socket.getInputStream());
       assertThat(first).startsWith("HTTP/1.1 200").endsWith("served b");
@@ -226,7 +240,7 @@ class SluiceFilterQueueTest {
       assertThat(readResponse(socket.getInputStream())).endsWith("served c");
     }
     assertThat(holder.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
-    await(() -> queue.stats().active() == 0, "all permits back");
+    assertThat(queue.stats().active()).isZero();
   }
 
   /** Reads one HTTP/1.1 response with a Content-Length body from a raw socket. */
@@ -259,16 +273,10 @@ class SluiceFilterQueueTest {
     gate.arrivals = new CountDownLatch(1);
     SluiceFilter filter = filter(queue);
     jetty = new JettyHarness(16).filter(filter).servlet("/api/chat", gate).start();
-    CompletableFuture<HttpResponse<String>> holder = jetty.client.sendAsync(
-        HttpRequest.newBuilder(jetty.uri("/api/chat")).timeout(Duration.ofSeconds(30))
-            .POST(HttpRequest.BodyPublishers.ofString("a")).build(),
-        HttpResponse.BodyHandlers.ofString());
+    CompletableFuture<HttpResponse<String>> holder = postAsync("a");
     assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
-    CompletableFuture<HttpResponse<String>> waiting = jetty.client.sendAsync(
-        HttpRequest.newBuilder(jetty.uri("/api/chat")).timeout(Duration.ofSeconds(30))
-            .POST(HttpRequest.BodyPublishers.ofString("b")).build(),
-        HttpResponse.BodyHandlers.ofString());
-    await(() -> queue.stats().queued() == 1, "the second request to queue");
+    CompletableFuture<HttpResponse<String>> waiting = postAsync("b");
+    await(signals.suspended, 1, "the second request to queue");
     timeouts.advance(Duration.ofSeconds(60));
     HttpResponse<String> r = waiting.get(10, TimeUnit.SECONDS);
     assertThat(r.statusCode()).isEqualTo(503);
