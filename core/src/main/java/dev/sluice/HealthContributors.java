@@ -7,6 +7,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
 
 /**
@@ -257,8 +258,17 @@ public final class HealthContributors {
    */
   public static HealthContributor requestQueue(RequestQueue<?> queue) {
     Objects.requireNonNull(queue, "queue");
-    return queue(queue.name(), () -> queue.stats().queued(), queue::maxQueued,
-        () -> queue.stats().active(), queue::maxConcurrent, () -> queue.stats().rejected());
+    // One stats snapshot per check, so the figures agree with each other.
+    AtomicReference<RequestQueue.Stats<?>> snapshot = new AtomicReference<>(queue.stats());
+    HealthContributor figures = queue(queue.name(), () -> snapshot.get().queued(),
+        queue::maxQueued, () -> snapshot.get().active(), queue::maxConcurrent,
+        () -> snapshot.get().rejected());
+    return () -> {
+      synchronized (snapshot) {
+        snapshot.set(queue.stats());
+        return figures.check();
+      }
+    };
   }
 
   /**

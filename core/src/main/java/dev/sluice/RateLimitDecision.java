@@ -110,6 +110,16 @@ public record RateLimitDecision(
     return ceilSeconds(resetAfterNanos);
   }
 
+  /**
+   * {@link #window()} in whole seconds, rounded up, as the {@code RateLimit-Policy} header's
+   * {@code w} parameter wants it.
+   *
+   * @return the window in seconds
+   */
+  public long windowSeconds() {
+    return ceilSeconds(windowNanos);
+  }
+
   private static long ceilSeconds(long nanos) {
     return nanos / 1_000_000_000L + (nanos % 1_000_000_000L == 0 ? 0 : 1);
   }

@@ -40,7 +40,7 @@ public final class RateLimitHeaders {
         sb.append(", ");
       }
       sb.append(sfString(d.policy())).append(";q=").append(d.limit())
-          .append(";w=").append(ceilSeconds(d.windowNanos()));
+          .append(";w=").append(d.windowSeconds());
     }
     return sb.toString();
   }
@@ -85,7 +85,4 @@ public final class RateLimitHeaders {
     return sb.append('"').toString();
   }
 
-  static long ceilSeconds(long nanos) {
-    return nanos / 1_000_000_000L + (nanos % 1_000_000_000L == 0 ? 0 : 1);
-  }
 }

@@ -459,9 +459,8 @@ public final class SluiceFilter implements Filter {
     try {
       quotaGate.refund(user, rule.quota(), requestId);
     } catch (RuntimeException e) {
-      counters.get(rule.name()).storeFailures.increment();
-      lastStoreFailure.set(clock.nanoTime());
-      storeFailureLog.warn("quota refund failed for rule '" + rule.name() + "'", e);
+      noteStoreFailure(counters.get(rule.name()), "quota refund failed for rule '" + rule.name()
+          + "'", e);
     }
   }
 
@@ -528,9 +527,7 @@ public final class SluiceFilter implements Filter {
 
   private boolean storeFailed(RouteRule rule, RuleCounters count, String what,
       RuntimeException e, HttpServletResponse response) throws IOException {
-    count.storeFailures.increment();
-    lastStoreFailure.set(clock.nanoTime());
-    storeFailureLog.warn(what + " failed; rule '" + rule.name() + "' fails "
+    noteStoreFailure(count, what + " failed; rule '" + rule.name() + "' fails "
         + (rule.failOpen() || rule.shadow() ? "open" : "closed"), e);
     if (rule.failOpen() || rule.shadow()) {
       return true;
@@ -545,6 +542,13 @@ public final class SluiceFilter implements Filter {
   private static String policyHeader(RateLimiter<String> limiter) {
     return limiter == null ? null : RateLimitHeaders.policy(List.of(new RateLimitDecision(
         true, limiter.limit(), 0, 0, 0, limiter.period().toNanos(), limiter.name())));
+  }
+
+  /** Counts a store failure, marks the filter unhealthy for a log interval, logs (throttled). */
+  private void noteStoreFailure(RuleCounters count, String message, RuntimeException e) {
+    count.storeFailures.increment();
+    lastStoreFailure.set(clock.nanoTime());
+    storeFailureLog.warn(message, e);
   }
 
   private RouteRule match(HttpServletRequest request) {
