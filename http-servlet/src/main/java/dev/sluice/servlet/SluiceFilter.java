@@ -183,9 +183,8 @@ public final class SluiceFilter implements Filter {
     String user = users.resolve(request);
     List<RateLimitDecision> decisions = new ArrayList<>(2);
 
-    String address = addresses.resolve(request);
     if (rule.perIp() != null
-        && !limit(rule, count, rule.perIp(), address, decisions, response)) {
+        && !limit(rule, count, rule.perIp(), addresses.resolve(request), decisions, response)) {
       return;
     }
     if (rule.perUser() != null && user != null
@@ -207,7 +206,7 @@ public final class SluiceFilter implements Filter {
       admission.run(request, response, chain);
       return;
     }
-    String queueKey = user != null ? user : address;
+    String queueKey = user != null ? user : addresses.resolve(request);
     CompletableFuture<RequestQueue.Permit> permit =
         queue.acquireAsync(queueKey, rule.queuePriority());
     if (permit.isDone()) {
