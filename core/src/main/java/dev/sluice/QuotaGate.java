@@ -37,4 +37,23 @@ public interface QuotaGate {
    * @throws QuotaStoreException if the store failed
    */
   boolean refund(String subject, String quota, String requestId);
+  /**
+   * Answers what {@link #consume(String, String, int, String)} would decide now, without
+   * consuming anything: for dry runs such as a servlet rule in shadow mode, which must not spend a
+   * user's real allowance. {@code used} and {@code remaining} are the current figures;
+   * {@code allowed} says whether {@code amount} units would be granted.
+   *
+   * @param subject who would be charged
+   * @param quota the quota's name
+   * @param amount units that would be consumed, &gt;= 1
+   * @return the decision a consume would give, never null
+   * @throws UnsupportedOperationException if this store cannot answer without consuming (the
+   *     default); callers then skip the check
+   * @throws IllegalArgumentException if an argument is invalid
+   * @throws QuotaStoreException if the store failed
+   */
+  default QuotaDecision check(String subject, String quota, int amount) {
+    throw new UnsupportedOperationException(getClass().getName() + " cannot check a quota"
+        + " without consuming it");
+  }
 }
