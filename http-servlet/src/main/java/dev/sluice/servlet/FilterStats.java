@@ -13,6 +13,11 @@ package dev.sluice.servlet;
  *     fail-open or fail-closed choice)
  * @param shadowRefusals requests a shadow rule would have refused but let through
  * @param abandoned queued requests whose client went away before they were admitted
+ * @param clientAborts exchanges the client broke off (end-of-stream or reset while its body
+ *     arrived or its response was written); the client's doing, never counted as an error
+ * @param bodyTimeouts requests answered 408 {@code body_timeout}: the body arrived too slowly
+ * @param bodyTooLarge requests answered 413 {@code body_too_large}
+ * @param failed requests whose handler threw (answered 500 JSON when nothing was sent yet)
  */
 public record FilterStats(
     long admitted,
@@ -21,4 +26,8 @@ public record FilterStats(
     long shed,
     long storeFailures,
     long shadowRefusals,
-    long abandoned) {}
+    long abandoned,
+    long clientAborts,
+    long bodyTimeouts,
+    long bodyTooLarge,
+    long failed) {}

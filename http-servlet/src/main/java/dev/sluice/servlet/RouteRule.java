@@ -48,6 +48,7 @@ public final class RouteRule {
   private final IntPredicate refundWhen;
   private final boolean failOpen;
   private final boolean shadow;
+  private final int maxBodySize;
 
   private RouteRule(Builder b) {
     this.name = b.name;
@@ -62,6 +63,17 @@ public final class RouteRule {
     this.refundWhen = b.refundWhen;
     this.failOpen = b.failOpen;
     this.shadow = b.shadow;
+    this.maxBodySize = b.maxBodySize;
+  }
+
+  /**
+   * The largest request body this rule accepts, read into memory before admission; larger
+   * bodies are answered 413.
+   *
+   * @return the limit in bytes, or -1 to use the filter's {@code maxBodySize}
+   */
+  public int maxBodySize() {
+    return maxBodySize;
   }
 
   /**
@@ -197,6 +209,7 @@ public final class RouteRule {
     private IntPredicate refundWhen = status -> status >= 500;
     private boolean failOpen;
     private boolean shadow;
+    private int maxBodySize = -1;
 
     private Builder(String name) {
       if (name == null || name.isBlank()) {
@@ -343,7 +356,29 @@ public final class RouteRule {
     }
 
     /**
-     * Turns shadow (dry-run) mode on or off.
+     * Sets the largest request body this rule accepts (default: the filter's
+     * {@code maxBodySize}, 1 MiB unless set). The body is read into memory, without blocking a
+     * thread, before the request takes a queue permit or a quota unit; a larger body is answered
+     * 413 {@code body_too_large} as soon as it is known to be larger.
+     *
+     * @param bytes the limit, &gt;= 0 (0 refuses any body)
+     * @return this builder
+     * @throws IllegalArgumentException if {@code bytes} is negative
+     */
+    public Builder maxBodySize(int bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException(
+            "rule '" + name + "': maxBodySize must be >= 0 but was " + bytes);
+      }
+      this.maxBodySize = bytes;
+      return this;
+    }
+
+    /**
+     * Turns shadow (dry-run) mode on or off. A shadow rule refuses nothing: its limiters are
+     * charged as if it enforced them (so their refusal counts show what enforcement would have
+     * refused; give a shadow rule limiters of its own), its quota is only checked, never consumed,
+     * and it does not queue. Would-be refusals are counted in {@code shadowRefusals} and logged.
      *
      * @param shadow true to observe only
      * @return this builder

@@ -3,22 +3,14 @@ package dev.sluice.servlet;
 import dev.sluice.ComponentHealth;
 import dev.sluice.HealthContributor;
 import dev.sluice.NanoClock;
-import dev.sluice.QueueRejectedException;
 import dev.sluice.QuotaDecision;
 import dev.sluice.QuotaGate;
-import dev.sluice.QuotaStoreException;
 import dev.sluice.RateLimitDecision;
-import dev.sluice.RateLimitStoreException;
 import dev.sluice.RateLimiter;
 import dev.sluice.RequestQueue;
-import dev.sluice.servlet.internal.BufferedBodyRequest;
-import dev.sluice.servlet.internal.ErrorResponses;
-import dev.sluice.servlet.internal.Json;
+import dev.sluice.TaskScheduler;
 import dev.sluice.servlet.internal.RuleCounters;
 import dev.sluice.servlet.internal.ThrottledLog;
-import jakarta.servlet.AsyncContext;
-import jakarta.servlet.AsyncEvent;
-import jakarta.servlet.AsyncListener;
 import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
@@ -29,18 +21,11 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
-import java.util.UUID;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -48,20 +33,30 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The servlet filter that applies Sluice's layers to matching routes, in this order, outermost
- * first: per-client-IP limit, per-user limit, quota, queue, then the handler.
+ * first: body size, per-client-IP limit, per-user limit, the body itself, quota, queue, then the
+ * handler. It only matches a route and hands the request to one admission; the steps are listed
+ * in {@code Admission}, the answers in {@code Refusals}.
  *
  * <ul>
+ *   <li>A body larger than the rule's {@link RouteRule#maxBodySize()} (or the filter's
+ *       {@link Builder#maxBodySize(int)}) answers 413 {@code body_too_large}, before any limit or
+ *       permit is spent.
  *   <li>A refused limit answers 429 with {@code Retry-After} (whole seconds, rounded up), the IETF
  *       draft {@code RateLimit-Policy} and {@code RateLimit} headers, and
  *       {@code {"error":"rate_limited","message":…,"retryAfterSeconds":…}}.
+ *   <li>The body is then read into memory with servlet non-blocking I/O: no container thread and
+ *       no queue permit waits for a slow client. It must arrive within
+ *       {@link Builder#bodyTimeout(Duration)} plus its size at {@link Builder#minBodyRate(int)};
+ *       a slower client gets 408 {@code body_timeout}. A client that leaves meanwhile is counted
+ *       in {@link FilterStats#clientAborts()}, never as an error.
  *   <li>An exhausted quota answers 429 with {@code "error":"quota_exceeded"}, the limit and when it
  *       resets. The quota is consumed with a fresh request id (request attribute
  *       {@value #REQUEST_ID_ATTRIBUTE}) and refunded when the handler throws or its status matches
  *       the rule's {@link RouteRule#refundWhen()} (5xx by default).
  *   <li>Admitted responses carry the RateLimit headers too, unless switched off.
- *   <li>A shared store that fails follows the rule's fail-open or fail-closed choice (closed
- *       answers 503 {@code "error":"unavailable"}); it is logged at most once per interval and
- *       counted in {@link #stats()}.
+ *   <li>A shared store that fails, or answers with an error of any kind, follows the rule's
+ *       fail-open or fail-closed choice (closed answers 503 {@code "error":"unavailable"}); it is
+ *       logged at most once per interval and counted in {@link #stats()}.
  *   <li>A queued rule takes a {@link RequestQueue} permit for the user (or, for anonymous
  *       requests, the client address) in the rule's priority class. When none is free the request
  *       waits in servlet async mode, holding no container thread, and is dispatched again when
@@ -71,19 +66,19 @@ import org.slf4j.LoggerFactory;
  *       The permit is released exactly once, when the handler returns, or when an asynchronous
  *       handler completes, errs or times out. Register the filter for the {@code REQUEST} and
  *       {@code ASYNC} dispatcher types.
+ *   <li>A handler that throws gets a 500 JSON answer when it had sent nothing; a client abort
+ *       while it reads or writes is counted, not logged as an error.
  *   <li>A shadow rule computes, counts and logs its limit and quota decisions but refuses
- *       nothing; it does not queue.
+ *       nothing: its limiters are charged, its quota is only checked, it does not queue.
  * </ul>
  *
- * <p>Before a request waits, its body (when its length is known and at most
- * {@link Builder#maxBufferedBody(int)} bytes) is read into memory, so the connection can be
- * watched for a departing client; the handler reads the buffered copy as usual.
- *
- * <p>Error bodies are JSON, valid whatever a message contains, and carry
- * {@code Cache-Control: no-store}. Client mistakes and refusals are never logged at ERROR.
+ * <p>Error bodies are JSON, valid whatever a message contains, carry
+ * {@code Cache-Control: no-store}, and never contain an exception's text. Client mistakes and
+ * refusals are never logged at ERROR.
  *
  * <p>Anonymous requests (no user from the {@link UserKeyResolver}) are limited per IP only; put
- * authentication before this filter so quotas and per-user limits apply.
+ * authentication before this filter so quotas and per-user limits apply. Several filters may run
+ * in one chain: a request one of them suspended is admitted by the next on its async dispatch.
  *
  * <pre>{@code
  * SluiceFilter filter = SluiceFilter.builder()
@@ -92,7 +87,9 @@ import org.slf4j.LoggerFactory;
  *     .userKeyResolver(UserKeyResolver.requestAttribute("user"))
  *     .quotaGate(quotaRepository)
  *     .build();
- * context.addFilter(new FilterHolder(filter), "/*", EnumSet.of(DispatcherType.REQUEST));
+ * FilterHolder holder = new FilterHolder(filter);
+ * holder.setAsyncSupported(true);
+ * context.addFilter(holder, "/*", EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC));
  * }</pre>
  *
  * <p>Thread-safe: one instance serves all requests.
@@ -102,26 +99,32 @@ public final class SluiceFilter implements Filter {
   public static final String REQUEST_ID_ATTRIBUTE = "dev.sluice.requestId";
   /** The request attribute holding the {@link QuotaDecision} of an admitted request. */
   public static final String QUOTA_ATTRIBUTE = "dev.sluice.quota";
-  /** Marks a request re-dispatched after waiting; holds its {@link Admission}. */
-  private static final String ADMISSION_ATTRIBUTE = "dev.sluice.admission";
 
-  private static final Logger LOG = LoggerFactory.getLogger(SluiceFilter.class);
+  static final Logger LOG = LoggerFactory.getLogger(SluiceFilter.class);
+  private static final AtomicInteger INSTANCES = new AtomicInteger();
 
   private final String name;
   private final List<RouteRule> rules;
   private final Map<String, RuleCounters> counters;
-  private final ClientAddressResolver addresses;
-  private final UserKeyResolver users;
-  private final QuotaGate quotaGate;
-  private final RequestQueue<String> queue;
-  private final DisconnectWatcher watcher;
-  private final int maxBufferedBody;
-  private final boolean headersOnAdmitted;
+  final ClientAddressResolver addresses;
+  final UserKeyResolver users;
+  final QuotaGate quotaGate;
+  final RequestQueue<String> queue;
+  final DisconnectWatcher watcher;
+  final int maxBodySize;
+  final long bodyTimeoutNanos;
+  final int minBodyRate;
+  final boolean headersOnAdmitted;
+  final NanoClock clock;
+  final TaskScheduler timer;
+  /** Marks a request this filter suspended and dispatched again; holds its {@link Admission}. */
+  final String admissionAttribute;
+  /** Marks a request this filter has taken in, so a later async dispatch passes through. */
+  private final String seenAttribute;
   private final ThrottledLog storeFailureLog;
-  private final NanoClock clock;
+  private final ThrottledLog shadowLog;
   private final long logIntervalNanos;
   private final AtomicLong lastStoreFailure = new AtomicLong(Long.MIN_VALUE);
-  private final ThrottledLog shadowLog;
 
   private SluiceFilter(Builder b) {
     this.name = b.name;
@@ -138,19 +141,26 @@ public final class SluiceFilter implements Filter {
     this.quotaGate = b.quotaGate;
     this.queue = b.queue;
     this.watcher = b.watcher;
-    this.maxBufferedBody = b.maxBufferedBody;
+    this.maxBodySize = b.maxBodySize;
+    this.bodyTimeoutNanos = b.bodyTimeout.toNanos();
+    this.minBodyRate = b.minBodyRate;
     this.headersOnAdmitted = b.headersOnAdmitted;
-    this.storeFailureLog = new ThrottledLog(LOG, b.clock, b.logInterval.toNanos());
     this.clock = b.clock;
+    this.timer = b.timer;
+    int id = INSTANCES.incrementAndGet();
+    this.admissionAttribute = "dev.sluice.admission#" + id;
+    this.seenAttribute = "dev.sluice.seen#" + id;
     this.logIntervalNanos = b.logInterval.toNanos();
-    this.shadowLog = new ThrottledLog(LOG, b.clock, b.logInterval.toNanos());
+    this.storeFailureLog = new ThrottledLog(LOG, b.clock, logIntervalNanos);
+    this.shadowLog = new ThrottledLog(LOG, b.clock, logIntervalNanos);
   }
 
   /**
    * Starts a builder.
    *
    * @return a builder with no rules, the socket-only address resolver, the principal user
-   *     resolver, RateLimit headers on admitted responses, and a one-minute log interval
+   *     resolver, RateLimit headers on admitted responses, a 1 MiB body limit, a 10 s body
+   *     timeout at 8 KiB/s, and a one-minute log interval
    */
   public static Builder builder() {
     return new Builder();
@@ -164,13 +174,15 @@ public final class SluiceFilter implements Filter {
       chain.doFilter(req, res);
       return;
     }
-    if (request.getDispatcherType() == DispatcherType.ASYNC
-        && request.getAttribute(ADMISSION_ATTRIBUTE) instanceof Admission admission) {
-      request.removeAttribute(ADMISSION_ATTRIBUTE);
-      admission.run(request, response, chain);
+    DispatcherType type = request.getDispatcherType();
+    if (type == DispatcherType.ASYNC
+        && request.getAttribute(admissionAttribute) instanceof Admission admission) {
+      request.removeAttribute(admissionAttribute);
+      admission.runHandler(request, response, chain);
       return;
     }
-    if (request.getDispatcherType() != DispatcherType.REQUEST) {
+    if ((type != DispatcherType.REQUEST && type != DispatcherType.ASYNC)
+        || (type == DispatcherType.ASYNC && request.getAttribute(seenAttribute) != null)) {
       chain.doFilter(req, res);
       return;
     }
@@ -179,361 +191,39 @@ public final class SluiceFilter implements Filter {
       chain.doFilter(req, res);
       return;
     }
-    RuleCounters count = counters.get(rule.name());
-    String user = users.resolve(request);
-    List<RateLimitDecision> decisions = new ArrayList<>(2);
-
-    if (rule.perIp() != null
-        && !limit(rule, count, rule.perIp(), addresses.resolve(request), decisions, response)) {
-      return;
-    }
-    if (rule.perUser() != null && user != null
-        && !limit(rule, count, rule.perUser(), user, decisions, response)) {
-      return;
-    }
-
-    String requestId = null;
-    if (rule.quota() != null && user != null) {
-      requestId = UUID.randomUUID().toString();
-      request.setAttribute(REQUEST_ID_ATTRIBUTE, requestId);
-      if (!consume(rule, count, user, requestId, request, response)) {
-        return;
-      }
-    }
-
-    Admission admission = new Admission(rule, count, user, requestId, decisions);
-    if (rule.queuePriority() == null || rule.shadow() || queue == null) {
-      admission.run(request, response, chain);
-      return;
-    }
-    String queueKey = user != null ? user : addresses.resolve(request);
-    CompletableFuture<RequestQueue.Permit> permit =
-        queue.acquireAsync(queueKey, rule.queuePriority());
-    if (permit.isDone()) {
-      // Free slot or immediate refusal: no need to suspend the request.
-      RequestQueue.Permit granted;
-      try {
-        granted = permit.join();
-      } catch (CompletionException | CancellationException e) {
-        shed(admission, response, e);
-        return;
-      }
-      admission.permit = granted;
-      admission.run(request, response, chain);
-      return;
-    }
-    waitInQueue(admission, permit, request, response);
+    // An ASYNC dispatch this filter has not seen is a request an earlier filter suspended (to
+    // read its body, say): it is admitted here as if new.
+    request.setAttribute(seenAttribute, Boolean.TRUE);
+    new Admission(this, rule, counters.get(rule.name()), request, response).start(chain);
   }
 
-  /** Suspends the request until the queue grants a permit, refuses, or the client leaves. */
-  private void waitInQueue(Admission admission, CompletableFuture<RequestQueue.Permit> permit,
-      HttpServletRequest request, HttpServletResponse response) throws IOException {
-    HttpServletRequest waiting = request;
-    boolean bodyRead = !hasBody(request);
-    long length = request.getContentLengthLong();
-    Waiter waiter;
-    try {
-      if (!bodyRead && length >= 0 && length <= maxBufferedBody) {
-        waiting = new BufferedBodyRequest(request, request.getInputStream().readAllBytes());
-        bodyRead = true;
-      }
-      AsyncContext async = request.startAsync(waiting, response);
-      async.setTimeout(0); // the queue's own timeout ends the wait
-      waiter = new Waiter(admission, async, response, permit);
-      async.addListener(waiter);
-    } catch (IOException | RuntimeException e) {
-      permit.cancel(false);
-      permit.thenAccept(RequestQueue.Permit::close); // in case it was granted meanwhile
-      admission.settle(true);
-      throw e;
-    }
-    if (bodyRead) {
-      waiter.watch = watcher.watch(request, waiter::abandon);
-    }
-    permit.whenComplete(waiter::granted);
-  }
-
-  /** Answers 503 overloaded for a queue refusal. */
-  private void shed(Admission admission, HttpServletResponse response, Throwable failure) {
-    Throwable cause = failure instanceof CompletionException && failure.getCause() != null
-        ? failure.getCause() : failure;
-    admission.settle(true);
-    admission.count.shed.increment();
-    long seconds = 1;
-    String reason = "unavailable";
-    if (cause instanceof QueueRejectedException q) {
-      seconds = Math.max(1, q.retryAfterSeconds());
-      reason = q.reason().name().toLowerCase(Locale.ROOT);
-    }
-    try {
-      ErrorResponses.write(response, 503, seconds, ErrorResponses.body("overloaded",
-          "The service is busy. Please wait " + seconds + " s and try again.",
-          "reason", Json.quote(reason), "retryAfterSeconds", seconds));
-    } catch (IOException | RuntimeException e) {
-      LOG.debug("could not send 503 to a client that left", e);
-    }
-  }
-
-  private static boolean hasBody(HttpServletRequest request) {
-    return request.getContentLengthLong() > 0 || request.getHeader("Transfer-Encoding") != null;
-  }
-
-  /**
-   * One admitted request's obligations: its headers, its permit (released once) and its quota
-   * (refunded at most once, when the handler fails).
-   */
-  private final class Admission {
-    final RouteRule rule;
-    final RuleCounters count;
-    final String user;
-    final String requestId;
-    final List<RateLimitDecision> decisions;
-    volatile RequestQueue.Permit permit;
-    private final AtomicBoolean settled = new AtomicBoolean();
-
-    Admission(RouteRule rule, RuleCounters count, String user, String requestId,
-        List<RateLimitDecision> decisions) {
-      this.rule = rule;
-      this.count = count;
-      this.user = user;
-      this.requestId = requestId;
-      this.decisions = decisions;
-    }
-
-    void run(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
-        throws IOException, ServletException {
-      if (headersOnAdmitted && !decisions.isEmpty() && !rule.shadow()) {
-        response.setHeader(RateLimitHeaders.POLICY, count.policyHeader(decisions, rule));
-        response.setHeader(RateLimitHeaders.STATE, RateLimitHeaders.state(decisions));
-      }
-      count.admitted.increment();
-      boolean threw = true;
-      try {
-        chain.doFilter(request, response);
-        threw = false;
-      } finally {
-        if (!threw && request.isAsyncStarted()) {
-          // The handler went asynchronous: settle when it completes, errs or times out.
-          request.getAsyncContext().addListener(new AsyncListener() {
-            @Override
-            public void onComplete(AsyncEvent event) {
-              settle(rule.refundWhen().test(response.getStatus()));
-            }
-
-            @Override
-            public void onTimeout(AsyncEvent event) {
-              settle(true);
-            }
-
-            @Override
-            public void onError(AsyncEvent event) {
-              settle(true);
-            }
-
-            @Override
-            public void onStartAsync(AsyncEvent event) {
-              event.getAsyncContext().addListener(this);
-            }
-          });
-        } else {
-          settle(threw || rule.refundWhen().test(response.getStatus()));
-        }
-      }
-    }
-
-    /** Releases the permit and refunds a failed request's quota; only the first call acts. */
-    void settle(boolean failed) {
-      if (!settled.compareAndSet(false, true)) {
-        return;
-      }
-      RequestQueue.Permit p = permit;
-      if (p != null) {
-        p.close();
-      }
-      if (failed && requestId != null) {
-        refund(rule, user, requestId);
-      }
-    }
-  }
-
-  /** A request suspended in the queue. Exactly one of granted, refused or abandoned wins. */
-  private final class Waiter implements AsyncListener {
-    private static final int WAITING = 0;
-    private static final int DISPATCHED = 1;
-    private static final int ENDED = 2;
-
-    final Admission admission;
-    final AsyncContext async;
-    final HttpServletResponse response;
-    final AtomicInteger state = new AtomicInteger(WAITING);
-    final CompletableFuture<RequestQueue.Permit> future;
-    volatile DisconnectWatcher.Watch watch = DisconnectWatcher.Watch.NONE;
-
-    Waiter(Admission admission, AsyncContext async, HttpServletResponse response,
-        CompletableFuture<RequestQueue.Permit> future) {
-      this.admission = admission;
-      this.async = async;
-      this.response = response;
-      this.future = future;
-    }
-
-    void granted(RequestQueue.Permit permit, Throwable failure) {
-      if (failure == null) {
-        if (!state.compareAndSet(WAITING, DISPATCHED)) {
-          permit.close(); // the client left first: the permit goes straight to the next waiter
-          return;
-        }
-        watch.close();
-        if (watch.consumedInput()) {
-          response.setHeader("Connection", "close");
-        }
-        admission.permit = permit;
-        async.getRequest().setAttribute(ADMISSION_ATTRIBUTE, admission);
-        try {
-          async.dispatch();
-        } catch (IllegalStateException e) {
-          admission.settle(true);
-        }
-        return;
-      }
-      Throwable cause = failure instanceof CompletionException && failure.getCause() != null
-          ? failure.getCause() : failure;
-      if (cause instanceof CancellationException || !state.compareAndSet(WAITING, ENDED)) {
-        return; // abandoned: already accounted for
-      }
-      watch.close();
-      try {
-        shed(admission, response, cause);
-      } finally {
-        complete();
-      }
-    }
-
-    /** The client went away (or the container gave up on the request) while it waited. */
-    void abandon() {
-      if (!state.compareAndSet(WAITING, ENDED)) {
-        return;
-      }
-      watch.close();
-      future.cancel(false);
-      admission.count.abandoned.increment();
-      admission.settle(true);
-      complete();
-    }
-
-    private void complete() {
-      try {
-        async.complete();
-      } catch (IllegalStateException e) {
-        LOG.debug("async context already completed", e);
-      }
-    }
-
-    @Override
-    public void onComplete(AsyncEvent event) {
-      // Safety net: whatever path ended the exchange (even a filter not registered for ASYNC
-      // dispatches), the permit is released, exactly once.
-      if (state.get() == WAITING) {
-        abandon();
-      } else if (state.get() == DISPATCHED) {
-        admission.settle(admission.rule.refundWhen().test(response.getStatus()));
-      }
-    }
-
-    @Override
-    public void onTimeout(AsyncEvent event) {
-      abandon();
-    }
-
-    @Override
-    public void onError(AsyncEvent event) {
-      abandon();
-    }
-
-    @Override
-    public void onStartAsync(AsyncEvent event) {}
-  }
-
-  private void refund(RouteRule rule, String user, String requestId) {
+  void refund(RouteRule rule, RuleCounters count, String user, String requestId) {
     try {
       quotaGate.refund(user, rule.quota(), requestId);
     } catch (RuntimeException e) {
-      noteStoreFailure(counters.get(rule.name()), "quota refund failed for rule '" + rule.name()
-          + "'", e);
+      noteStoreFailure(count, "quota refund failed for rule '" + rule.name() + "'", e);
     }
   }
 
-  /** Returns false when the request was answered (refused). */
-  private boolean limit(RouteRule rule, RuleCounters count, RateLimiter<String> limiter,
-      String key, List<RateLimitDecision> decisions, HttpServletResponse response)
-      throws IOException {
-    RateLimitDecision d;
-    try {
-      d = limiter.tryAcquire(key);
-    } catch (RateLimitStoreException e) {
-      return storeFailed(rule, count, "rate-limit store for '" + limiter.name() + "'", e, response);
-    }
-    decisions.add(d);
-    if (d.allowed()) {
-      return true;
-    }
-    if (rule.shadow()) {
-      count.shadowRefusals.increment();
-      shadowLog.warn("shadow rule '" + rule.name() + "' would have refused key " + key
-          + " by limit '" + d.policy() + "'", null);
-      return true;
-    }
-    count.rateLimited.increment();
-    response.setHeader(RateLimitHeaders.POLICY, RateLimitHeaders.policy(List.of(d)));
-    response.setHeader(RateLimitHeaders.STATE, RateLimitHeaders.state(List.of(d)));
-    long seconds = d.retryAfterSeconds();
-    ErrorResponses.write(response, 429, seconds, ErrorResponses.body("rate_limited",
-        "Too many requests: try again in " + seconds + " s.",
-        "retryAfterSeconds", seconds, "policy", Json.quote(d.policy())));
-    return false;
+  void shadowRefusal(RouteRule rule, RuleCounters count, String what) {
+    count.shadowRefusals.increment();
+    shadowLog.warn("shadow rule '" + rule.name() + "' would have refused " + what, null);
   }
 
-  /** Returns false when the request was answered (refused). */
-  private boolean consume(RouteRule rule, RuleCounters count, String user, String requestId,
-      HttpServletRequest request, HttpServletResponse response) throws IOException {
-    QuotaDecision q;
-    try {
-      q = quotaGate.consume(user, rule.quota(), rule.quotaCost(), requestId);
-    } catch (QuotaStoreException e) {
-      return storeFailed(rule, count, "quota store for '" + rule.quota() + "'", e, response);
-    }
-    request.setAttribute(QUOTA_ATTRIBUTE, q);
-    if (q.allowed()) {
-      return true;
-    }
-    if (rule.shadow()) {
-      count.shadowRefusals.increment();
-      shadowLog.warn("shadow rule '" + rule.name() + "' would have refused user " + user
-          + " by quota '" + q.quota() + "'", null);
-      return true;
-    }
-    count.quotaExceeded.increment();
-    long seconds = Math.max(1, Duration.between(Instant.now(), q.resetsAt())
-        .plusMillis(999).toSeconds());
-    ErrorResponses.write(response, 429, seconds, ErrorResponses.body("quota_exceeded",
-        "Quota '" + q.quota() + "' used up: " + q.used() + " of " + q.limit()
-            + ". It resets at " + q.resetsAt() + ".",
-        "quota", Json.quote(q.quota()), "limit", q.limit(), "used", q.used(),
-        "remaining", q.remaining(), "resetsAt", Json.quote(q.resetsAt().toString()),
-        "retryAfterSeconds", seconds));
-    return false;
-  }
-
-  private boolean storeFailed(RouteRule rule, RuleCounters count, String what,
-      RuntimeException e, HttpServletResponse response) throws IOException {
+  /**
+   * A store failed: count, log (throttled), and answer 503 unless the rule fails open.
+   *
+   * @return true when the request goes on (fail-open or shadow), false when it was answered
+   */
+  boolean storeFailed(RouteRule rule, RuleCounters count, String what, RuntimeException e,
+      HttpServletResponse response) throws IOException {
+    boolean open = rule.failOpen() || rule.shadow();
     noteStoreFailure(count, what + " failed; rule '" + rule.name() + "' fails "
-        + (rule.failOpen() || rule.shadow() ? "open" : "closed"), e);
-    if (rule.failOpen() || rule.shadow()) {
+        + (open ? "open" : "closed"), e);
+    if (open) {
       return true;
     }
-    ErrorResponses.write(response, 503, 1, ErrorResponses.body("unavailable",
-        "The service cannot check its limits right now. Please retry shortly.",
-        "retryAfterSeconds", 1));
+    Refusals.unavailable(response);
     return false;
   }
 
@@ -624,6 +314,11 @@ public final class SluiceFilter implements Filter {
       figures.put("storeFailures", t.storeFailures());
       figures.put("shadowRefusals", t.shadowRefusals());
       figures.put("abandoned", t.abandoned());
+      // Client aborts and slow or oversized bodies are the clients' doing: shown, never scored.
+      figures.put("clientAborts", t.clientAborts());
+      figures.put("bodyTimeouts", t.bodyTimeouts());
+      figures.put("bodyTooLarge", t.bodyTooLarge());
+      figures.put("handlerFailures", t.failed());
       long last = lastStoreFailure.get();
       boolean failing = last != Long.MIN_VALUE && clock.nanoTime() - last < logIntervalNanos;
       figures.put("storeFailing", failing);
@@ -663,7 +358,10 @@ public final class SluiceFilter implements Filter {
     private QuotaGate quotaGate;
     private RequestQueue<String> queue;
     private DisconnectWatcher watcher = DisconnectWatcher.automatic();
-    private int maxBufferedBody = 1 << 20;
+    private int maxBodySize = 1 << 20;
+    private Duration bodyTimeout = Duration.ofSeconds(10);
+    private int minBodyRate = 8 * 1024;
+    private TaskScheduler timer = TaskScheduler.timer();
     private boolean headersOnAdmitted = true;
     private Duration logInterval = Duration.ofMinutes(1);
     private NanoClock clock = NanoClock.system();
@@ -768,19 +466,66 @@ public final class SluiceFilter implements Filter {
     }
 
     /**
-     * Sets the largest request body read into memory before a request waits in the queue
-     * (default 1 MiB). Larger bodies, and bodies of unknown length, stay on the connection; such
-     * requests are then watched only through {@code AsyncListener}.
+     * Sets the largest request body a rule accepts unless the rule sets its own
+     * ({@link RouteRule.Builder#maxBodySize(int)}); default 1 MiB. Bodies of matched routes are
+     * read into memory before admission, so this also bounds the memory a request holds. Larger
+     * bodies, declared or chunked, are answered 413.
      *
      * @param bytes the bound, &gt;= 0
      * @return this builder
      * @throws IllegalArgumentException if {@code bytes} is negative
      */
-    public Builder maxBufferedBody(int bytes) {
+    public Builder maxBodySize(int bytes) {
       if (bytes < 0) {
-        throw new IllegalArgumentException("maxBufferedBody must be >= 0 but was " + bytes);
+        throw new IllegalArgumentException("maxBodySize must be >= 0 but was " + bytes);
       }
-      this.maxBufferedBody = bytes;
+      this.maxBodySize = bytes;
+      return this;
+    }
+
+    /**
+     * Sets the base time a request body may take to arrive (default 10 s). A body's deadline is
+     * this plus its size at {@link #minBodyRate(int)}; a client slower than that gets 408
+     * {@code body_timeout} and never takes a permit or a quota unit.
+     *
+     * @param timeout a positive duration
+     * @return this builder
+     * @throws IllegalArgumentException if {@code timeout} is null, zero or negative
+     */
+    public Builder bodyTimeout(Duration timeout) {
+      if (timeout == null || timeout.isZero() || timeout.isNegative()) {
+        throw new IllegalArgumentException("bodyTimeout must be > 0 but was " + timeout);
+      }
+      this.bodyTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Sets the slowest data rate a body is given extra time for, in bytes per second (default
+     * 8192): a 1 MiB body may take {@code bodyTimeout} + 128 s. 0 gives no extra time.
+     *
+     * @param bytesPerSecond the rate, &gt;= 0
+     * @return this builder
+     * @throws IllegalArgumentException if {@code bytesPerSecond} is negative
+     */
+    public Builder minBodyRate(int bytesPerSecond) {
+      if (bytesPerSecond < 0) {
+        throw new IllegalArgumentException("minBodyRate must be >= 0 but was " + bytesPerSecond);
+      }
+      this.minBodyRate = bytesPerSecond;
+      return this;
+    }
+
+    /**
+     * Sets where body deadlines are scheduled (default {@link TaskScheduler#timer()}, one shared
+     * daemon thread). Tests pass a scheduler with virtual time, together with {@link #clock}.
+     *
+     * @param timer the scheduler
+     * @return this builder
+     * @throws NullPointerException if {@code timer} is null
+     */
+    public Builder timer(TaskScheduler timer) {
+      this.timer = Objects.requireNonNull(timer, "timer");
       return this;
     }
 
@@ -812,7 +557,7 @@ public final class SluiceFilter implements Filter {
     }
 
     /**
-     * Sets the clock used for log throttling.
+     * Sets the clock used for body deadlines and log throttling.
      *
      * @param clock the clock
      * @return this builder

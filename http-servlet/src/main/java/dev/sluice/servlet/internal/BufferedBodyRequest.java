@@ -9,27 +9,54 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.UnsupportedEncodingException;
+import java.net.URLDecoder;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Enumeration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 
 /**
- * A request whose body was read into memory before the request was queued, so nothing of it is
- * left on the connection while the request waits. Not thread-safe, like any request.
+ * A request whose body was read into memory before admission, so nothing of it is left on the
+ * connection while the request waits and the handler never blocks on a slow client. The body is
+ * set once it has arrived ({@link #body(byte[])}), before the request is dispatched to the
+ * handler. Not thread-safe, like any request; the container's dispatch publishes the body.
  */
 public final class BufferedBodyRequest extends HttpServletRequestWrapper {
-  private final byte[] body;
+  private static final String FORM = "application/x-www-form-urlencoded";
+  private volatile byte[] body;
+  private Map<String, String[]> parameters;
   private boolean streamUsed;
   private boolean readerUsed;
 
   /**
-   * Wraps a request around its already-read body.
+   * Wraps a request whose body is still arriving.
    *
    * @param request the request
-   * @param body its body
    */
-  public BufferedBodyRequest(HttpServletRequest request, byte[] body) {
+  public BufferedBodyRequest(HttpServletRequest request) {
     super(request);
+  }
+
+  /**
+   * Sets the body once it has been read.
+   *
+   * @param body the whole body
+   */
+  public void body(byte[] body) {
     this.body = body;
+  }
+
+  private byte[] bytes() {
+    byte[] b = body;
+    if (b == null) {
+      throw new IllegalStateException("the request body has not arrived yet");
+    }
+    return b;
   }
 
   @Override
@@ -38,7 +65,7 @@ public final class BufferedBodyRequest extends HttpServletRequestWrapper {
       throw new IllegalStateException("getReader() was already called");
     }
     streamUsed = true;
-    ByteArrayInputStream in = new ByteArrayInputStream(body);
+    ByteArrayInputStream in = new ByteArrayInputStream(bytes());
     return new ServletInputStream() {
       @Override
       public int read() {
@@ -85,16 +112,83 @@ public final class BufferedBodyRequest extends HttpServletRequestWrapper {
     } catch (IllegalArgumentException e) {
       throw new UnsupportedEncodingException(encoding);
     }
-    return new BufferedReader(new InputStreamReader(new ByteArrayInputStream(body), charset));
+    return new BufferedReader(new InputStreamReader(new ByteArrayInputStream(bytes()), charset));
   }
 
   @Override
   public int getContentLength() {
-    return body.length;
+    byte[] b = body;
+    return b == null ? super.getContentLength() : b.length;
   }
 
   @Override
   public long getContentLengthLong() {
-    return body.length;
+    byte[] b = body;
+    return b == null ? super.getContentLengthLong() : b.length;
+  }
+
+  // The container would look for form parameters on the connection, which the filter has
+  // already read: parse them from the buffered copy instead (query string first, as containers do).
+
+  @Override
+  public String getParameter(String name) {
+    String[] values = getParameterMap().get(name);
+    return values == null || values.length == 0 ? null : values[0];
+  }
+
+  @Override
+  public Map<String, String[]> getParameterMap() {
+    if (parameters == null) {
+      Map<String, List<String>> all = new LinkedHashMap<>();
+      addForm(all, getQueryString());
+      String type = getContentType();
+      if (type != null && type.toLowerCase(Locale.ROOT).startsWith(FORM)) {
+        addForm(all, new String(bytes(), formCharset()));
+      }
+      Map<String, String[]> out = new LinkedHashMap<>();
+      all.forEach((k, v) -> out.put(k, v.toArray(new String[0])));
+      parameters = Collections.unmodifiableMap(out);
+    }
+    return parameters;
+  }
+
+  @Override
+  public Enumeration<String> getParameterNames() {
+    return Collections.enumeration(getParameterMap().keySet());
+  }
+
+  @Override
+  public String[] getParameterValues(String name) {
+    String[] values = getParameterMap().get(name);
+    return values == null ? null : values.clone();
+  }
+
+  private Charset formCharset() {
+    String encoding = getCharacterEncoding();
+    try {
+      return encoding == null ? StandardCharsets.UTF_8 : Charset.forName(encoding);
+    } catch (IllegalArgumentException e) {
+      return StandardCharsets.UTF_8;
+    }
+  }
+
+  private void addForm(Map<String, List<String>> into, String form) {
+    if (form == null || form.isEmpty()) {
+      return;
+    }
+    Charset charset = formCharset();
+    for (String pair : form.split("&")) {
+      if (pair.isEmpty()) {
+        continue;
+      }
+      int eq = pair.indexOf('=');
+      try {
+        String key = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), charset);
+        String value = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), charset);
+        into.computeIfAbsent(key, k -> new ArrayList<>()).add(value);
+      } catch (IllegalArgumentException e) {
+        // A malformed escape: skip that pair, as containers do, rather than fail the request.
+      }
+    }
   }
 }

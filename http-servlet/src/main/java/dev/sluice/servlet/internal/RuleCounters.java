@@ -64,6 +64,14 @@ public final class RuleCounters {
   public final LongAdder shadowRefusals = new LongAdder();
   /** Queued requests whose client left. */
   public final LongAdder abandoned = new LongAdder();
+  /** Exchanges the client broke off while its body arrived or its response was written. */
+  public final LongAdder clientAborts = new LongAdder();
+  /** 408 body_timeout answers. */
+  public final LongAdder bodyTimeouts = new LongAdder();
+  /** 413 body_too_large answers. */
+  public final LongAdder bodyTooLarge = new LongAdder();
+  /** Handlers that threw. */
+  public final LongAdder failed = new LongAdder();
 
   /**
    * Snapshots the counters.
@@ -72,7 +80,8 @@ public final class RuleCounters {
    */
   public FilterStats snapshot() {
     return new FilterStats(admitted.sum(), rateLimited.sum(), quotaExceeded.sum(), shed.sum(),
-        storeFailures.sum(), shadowRefusals.sum(), abandoned.sum());
+        storeFailures.sum(), shadowRefusals.sum(), abandoned.sum(), clientAborts.sum(),
+        bodyTimeouts.sum(), bodyTooLarge.sum(), failed.sum());
   }
 
   /**
@@ -82,22 +91,15 @@ public final class RuleCounters {
    * @return their sum
    */
   public static FilterStats sum(Iterable<FilterStats> parts) {
-    long a = 0;
-    long r = 0;
-    long q = 0;
-    long s = 0;
-    long f = 0;
-    long sh = 0;
-    long ab = 0;
+    long[] t = new long[11];
     for (FilterStats p : parts) {
-      a += p.admitted();
-      r += p.rateLimited();
-      q += p.quotaExceeded();
-      s += p.shed();
-      f += p.storeFailures();
-      sh += p.shadowRefusals();
-      ab += p.abandoned();
+      long[] v = {p.admitted(), p.rateLimited(), p.quotaExceeded(), p.shed(), p.storeFailures(),
+          p.shadowRefusals(), p.abandoned(), p.clientAborts(), p.bodyTimeouts(), p.bodyTooLarge(),
+          p.failed()};
+      for (int i = 0; i < t.length; i++) {
+        t[i] += v[i];
+      }
     }
-    return new FilterStats(a, r, q, s, f, sh, ab);
+    return new FilterStats(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10]);
   }
 }
