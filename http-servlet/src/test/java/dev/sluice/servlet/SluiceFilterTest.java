@@ -265,7 +265,7 @@ class SluiceFilterTest {
     // Calls 3-5 exceed the limit (3). This quota store cannot dry-run, so the shadow rule leaves
     // it alone rather than spend real quota.
     assertThat(stats.shadowRefusals()).isEqualTo(3);
-    assertThat(quota.used.getOrDefault("alice", 0)).isZero();
+    assertThat(quota.used.getOrDefault("alice", 0L)).isZero();
     assertThat(stats.admitted()).isEqualTo(5);
     assertThat(stats.rateLimited()).isZero();
     assertThat(stats.quotaExceeded()).isZero();
