@@ -294,6 +294,27 @@ class HostileClientTest {
   }
 
   @Test
+  void largeBodiesWithinTheLimit_arriveIntact_declaredOrChunked() throws Exception {
+    start(filter().maxBodySize(300_000).rule(RouteRule.builder("chat").path("/api/chat").build())
+        .build(), new Echo());
+    StringBuilder big = new StringBuilder();
+    for (int i = 0; big.length() < 300_000 - 10; i++) {
+      big.append(i).append(',');
+    }
+    String body = big.toString();
+    assertThat(post("/api/chat", body).body()).isEqualTo("echo:" + body);
+    try (SlowClient c = SlowClient.connect(jetty.uri("/"))) {
+      c.head("POST", "/api/chat", "Transfer-Encoding: chunked");
+      for (int i = 0; i < body.length(); i += 7_000) {
+        c.chunk(body.substring(i, Math.min(body.length(), i + 7_000)));
+      }
+      SlowClient.Response r = c.lastChunk().read();
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(r.body()).isEqualTo("echo:" + body);
+    }
+  }
+
+  @Test
   void formParameters_areReadFromTheBufferedBody() throws Exception {
     start(filter().rule(RouteRule.builder("chat").path("/api/chat").build()).build(), new Echo());
     HttpResponse<String> r = jetty.send(HttpRequest.newBuilder(jetty.uri("/api/chat"))

@@ -37,6 +37,8 @@ public final class BodyReader implements ReadListener {
     void failed(Throwable failure);
   }
 
+  private static final int INITIAL_BUFFER = 8192;
+
   private final ServletInputStream in;
   private final int limit;
   private final Sink sink;
@@ -57,10 +59,11 @@ public final class BodyReader implements ReadListener {
     this.in = in;
     this.limit = limit;
     this.sink = sink;
-    // A declared length sizes the buffer exactly, so the common case copies nothing; a body of
-    // unknown length grows up to one byte more than the limit, which tells "too large" apart.
-    int initial = declaredLength >= 0 ? (int) Math.min(declaredLength, (long) limit + 1)
-        : Math.min(8192, limit + 1);
+    // A small declared body gets an exact buffer, so the common case copies nothing. A large one
+    // grows as bytes really arrive: a client that announces a megabyte and sends one byte holds
+    // 8 KiB, not a megabyte. One byte more than the limit tells an oversized body apart.
+    long expected = declaredLength >= 0 ? Math.min(declaredLength, (long) limit + 1) : limit + 1L;
+    int initial = (int) Math.min(expected, INITIAL_BUFFER);
     this.buffer = new byte[Math.max(1, initial)];
   }
 
