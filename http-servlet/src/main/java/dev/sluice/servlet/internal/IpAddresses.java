@@ -19,8 +19,9 @@ public final class IpAddresses {
    * Parses one IP literal as a container reports a peer: IPv4 in canonical dotted-quad form (no
    * leading zeros), or IPv6 compressed or in full, in any case, optionally in brackets
    * ({@code [::1]}) and with a zone id ({@code fe80::1%eth0}, {@code [fe80::1%25eth0]}), which is
-   * dropped. Surrounding whitespace is ignored. IPv4-mapped IPv6 ({@code ::ffff:192.0.2.1}) comes
-   * back as IPv4. Host names, ports and anything else give null.
+   * dropped. Surrounding spaces and tabs are ignored. IPv4-mapped IPv6
+   * ({@code ::ffff:192.0.2.1}) comes back as IPv4. Host names, ports and anything else give null,
+   * as does an address part longer than 45 characters or a zone id longer than 32.
    *
    * @param text the literal, e.g. {@code 192.0.2.1}, {@code 2001:db8::1} or
    *     {@code [fe80:0:0:0:0:0:0:1%lo]}; may be null
@@ -32,10 +33,10 @@ public final class IpAddresses {
     }
     int from = 0;
     int to = text.length();
-    while (from < to && text.charAt(from) <= ' ') {
+    while (from < to && isBlank(text.charAt(from))) {
       from++;
     }
-    while (to > from && text.charAt(to - 1) <= ' ') {
+    while (to > from && isBlank(text.charAt(to - 1))) {
       to--;
     }
     return parse(text, from, to);
@@ -58,10 +59,10 @@ public final class IpAddresses {
     }
     int from = 0;
     int to = text.length();
-    while (from < to && text.charAt(from) <= ' ') {
+    while (from < to && isBlank(text.charAt(from))) {
       from++;
     }
-    while (to > from && text.charAt(to - 1) <= ' ') {
+    while (to > from && isBlank(text.charAt(to - 1))) {
       to--;
     }
     if (from < to && text.charAt(from) == '"') {
@@ -248,6 +249,11 @@ public final class IpAddresses {
     System.arraycopy(out, 2 * gap, out, 16 - tailBytes, tailBytes);
     Arrays.fill(out, 2 * gap, 16 - tailBytes, (byte) 0);
     return out;
+  }
+
+  /** HTTP's optional whitespace; control characters are not trimmed, so they fail the parse. */
+  private static boolean isBlank(char c) {
+    return c == ' ' || c == '\t';
   }
 
   private static int hex(char c) {
