@@ -91,6 +91,13 @@ class ClientAddressResolverTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'proxy.local'");
     assertThatThrownBy(() -> ClientAddressResolver.builder().trustedProxies("10.0.0.0/33"))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'10.0.0.0/33'");
+    assertThatThrownBy(() -> ClientAddressResolver.builder().trustedProxies("::ffff:10.0.0.0/95"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("'::ffff:10.0.0.0/95'").hasMessageContaining("[96, 128]");
+    assertThatThrownBy(() -> ClientAddressResolver.builder().trustedProxies("[::1"))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'[::1'");
+    assertThatThrownBy(() -> ClientAddressResolver.builder().trustedProxies("10.0.0.0/+8"))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'10.0.0.0/+8'");
     assertThatThrownBy(() -> ClientAddressResolver.builder().ipv6PrefixLength(0))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ipv6PrefixLength");
   }
