@@ -1,14 +1,12 @@
 package dev.sluice.servlet;
 
+import dev.sluice.servlet.internal.ForwardedNodes;
 import dev.sluice.servlet.internal.IpAddresses;
 import jakarta.servlet.http.HttpServletRequest;
-import java.net.Inet6Address;
-import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Enumeration;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -17,13 +15,31 @@ import java.util.Objects;
  * <p>By default that is the socket's peer address. Forwarding headers ({@code X-Forwarded-For} or
  * RFC 7239 {@code Forwarded}) are read only when the peer is one of the configured trusted
  * proxies: the hops are walked from the right (the one nearest to us), skipping trusted proxies,
- * and the first untrusted hop is the client. A hop that is not an IP literal (a host name,
- * {@code unknown}, an obfuscated identifier) ends the walk: the key is then the trusted proxy that
- * reported it, so a forged or broken header can only make limits stricter, never bypass them.
+ * and the first untrusted hop is the client. A hop that is not an IP address (a host name,
+ * {@code unknown}, an obfuscated identifier such as {@code _hidden}, an empty hop, anything
+ * malformed) ends the walk: the key is then the trusted proxy that reported it, so a forged or
+ * broken header can only make limits stricter, never bypass them.
  *
  * <p>IPv6 clients are grouped by their /64 network (configurable), because one subscriber usually
  * owns a whole /64 and could otherwise rotate addresses to escape the limit. Keys read
  * {@code 192.0.2.7} and {@code 2001:db8:1:2::/64}; IPv4-mapped IPv6 addresses count as IPv4.
+ *
+ * <p>Addresses are parsed by hand, never through DNS. The peer address (as containers report it)
+ * and trusted-proxy entries may take any of these forms:
+ * <ul>
+ *   <li>IPv4 as a dotted quad without leading zeros: {@code 192.0.2.1};
+ *   <li>IPv6 compressed or in full, in any case: {@code ::1}, {@code 0:0:0:0:0:0:0:1} (Tomcat),
+ *       {@code 2001:DB8::1};
+ *   <li>IPv6 in brackets: {@code [fd00:1:2:3:0:0:0:10]} (Jetty 12);
+ *   <li>IPv6 with a zone id, which is dropped: {@code fe80::1%lo},
+ *       {@code fe80:0:0:0:0:0:0:1%lo}, {@code fe80::1%2}, {@code [fe80::1%25eth0]};
+ *   <li>IPv4-mapped IPv6, keyed as IPv4: {@code ::ffff:192.0.2.1}.
+ * </ul>
+ * A hop in a forwarding header may in addition be quoted and carry a port:
+ * {@code [2001:db8::1]:443}, {@code "[2001:db8::1]:443"}, {@code 192.0.2.1:8080}, or an
+ * obfuscated port ({@code 192.0.2.1:_p1}). A bare IPv6 hop never carries a port. A peer address
+ * that is none of these (a Unix socket path, say) is used as the key as it is; a hop that is
+ * none of these ends the walk as above.
  *
  * <pre>{@code
  * ClientAddressResolver ips = ClientAddressResolver.builder()
@@ -73,47 +89,65 @@ public final class ClientAddressResolver {
   }
 
   /**
-   * Resolves the client key of a request.
+   * Resolves the client key of a request. Forwarding headers are read only when the peer is a
+   * trusted proxy.
    *
    * @param request the request
    * @return the key, never null
    */
   public String resolve(HttpServletRequest request) {
+    String remote = request.getRemoteAddr();
+    // The common case, an IPv4 peer, needs no parse and no allocation when no proxy is trusted.
+    boolean plainIpv4 = remote != null && IpAddresses.isIpv4(remote);
     if (trusted.isEmpty()) {
-      String remote = request.getRemoteAddr();
-      if (remote != null && remote.indexOf(':') < 0 && IpAddresses.isIpv4(remote)) {
-        return remote; // the common case needs no InetAddress round trip
-      }
-      return resolve(remote, List.of());
+      return plainIpv4 ? remote : resolve(remote, List.of());
     }
-    String name = header == ForwardedHeader.FORWARDED ? "Forwarded" : "X-Forwarded-For";
-    Enumeration<String> values = trusted.isEmpty() ? null : request.getHeaders(name);
-    return resolve(request.getRemoteAddr(),
-        values == null ? List.of() : Collections.list(values));
+    byte[] peer = IpAddresses.parse(remote);
+    if (peer == null) {
+      return String.valueOf(remote);
+    }
+    if (!isTrusted(peer)) {
+      return plainIpv4 ? remote : key(peer);
+    }
+    Enumeration<String> values = request.getHeaders(headerName());
+    if (values == null || !values.hasMoreElements()) {
+      return key(peer);
+    }
+    return walk(peer, Collections.list(values));
   }
 
   /**
    * Resolves a client key from a peer address and the forwarding header's values, in order.
    *
-   * @param remoteAddress the socket peer address
+   * @param remoteAddress the socket peer address, in any form {@link ClientAddressResolver} lists
    * @param headerValues every value of the configured forwarding header, in the order received
    * @return the key, never null
+   * @throws NullPointerException if {@code headerValues} is null
    */
   public String resolve(String remoteAddress, List<String> headerValues) {
-    InetAddress peer = IpAddresses.parse(remoteAddress);
+    Objects.requireNonNull(headerValues, "headerValues");
+    byte[] peer = IpAddresses.parse(remoteAddress);
     if (peer == null) {
-      // Unix sockets and odd connectors: key on whatever the container reports.
+      // Unix sockets and odd connectors: key on whatever the container reports. Only the
+      // container chooses this text; a header never reaches this path.
       return String.valueOf(remoteAddress);
     }
-    if (!isTrusted(peer) || headerValues.isEmpty()) {
+    if (headerValues.isEmpty() || !isTrusted(peer)) {
       return key(peer);
     }
-    List<String> hops = hops(headerValues);
-    InetAddress client = peer;
+    return walk(peer, headerValues);
+  }
+
+  /** Walks the hops from the right, starting at a trusted peer; always ends on an IP address. */
+  private String walk(byte[] peer, List<String> headerValues) {
+    List<String> hops = header == ForwardedHeader.FORWARDED
+        ? ForwardedNodes.forwardedFor(headerValues)
+        : ForwardedNodes.xForwardedFor(headerValues);
+    byte[] client = peer;
     for (int i = hops.size() - 1; i >= 0; i--) {
-      InetAddress hop = IpAddresses.parse(hops.get(i));
+      byte[] hop = IpAddresses.parseNode(hops.get(i));
       if (hop == null) {
-        break;
+        break; // the trusted proxy that wrote this hop is the best we know
       }
       client = hop;
       if (!isTrusted(hop)) {
@@ -123,57 +157,24 @@ public final class ClientAddressResolver {
     return key(client);
   }
 
-  private List<String> hops(List<String> values) {
-    List<String> hops = new ArrayList<>();
-    for (String value : values) {
-      for (String element : value.split(",")) {
-        if (header == ForwardedHeader.X_FORWARDED_FOR) {
-          hops.add(element.trim());
-        } else {
-          hops.add(forwardedFor(element));
-        }
-      }
-    }
-    return hops;
+  private String headerName() {
+    return header == ForwardedHeader.FORWARDED ? "Forwarded" : "X-Forwarded-For";
   }
 
-  /** Extracts the node of the {@code for=} pair of one Forwarded element, without port. */
-  private static String forwardedFor(String element) {
-    for (String pair : element.split(";")) {
-      int eq = pair.indexOf('=');
-      if (eq < 0 || !pair.substring(0, eq).trim().toLowerCase(Locale.ROOT).equals("for")) {
-        continue;
-      }
-      String node = pair.substring(eq + 1).trim();
-      if (node.length() >= 2 && node.startsWith("\"") && node.endsWith("\"")) {
-        node = node.substring(1, node.length() - 1);
-      }
-      if (node.startsWith("[")) {
-        int close = node.indexOf(']');
-        return close < 0 ? "" : node.substring(1, close);
-      }
-      int colon = node.indexOf(':');
-      return colon < 0 ? node : node.substring(0, colon);
-    }
-    return "";
-  }
-
-  private boolean isTrusted(InetAddress address) {
-    byte[] bytes = address.getAddress();
+  private boolean isTrusted(byte[] address) {
     for (Network n : trusted) {
-      if (IpAddresses.inNetwork(bytes, n.address, n.prefix)) {
+      if (IpAddresses.inNetwork(address, n.address, n.prefix)) {
         return true;
       }
     }
     return false;
   }
 
-  private String key(InetAddress address) {
-    if (address instanceof Inet6Address) {
-      return IpAddresses.formatIpv6(IpAddresses.mask(address.getAddress(), ipv6Prefix))
-          + "/" + ipv6Prefix;
+  private String key(byte[] address) {
+    if (address.length == 16) {
+      return IpAddresses.formatIpv6(IpAddresses.mask(address, ipv6Prefix)) + "/" + ipv6Prefix;
     }
-    return address.getHostAddress();
+    return IpAddresses.formatIpv4(address);
   }
 
   private record Network(byte[] address, int prefix) {}
@@ -242,25 +243,26 @@ public final class ClientAddressResolver {
         throw new IllegalArgumentException("trustedProxies entry must not be null");
       }
       int slash = cidr.indexOf('/');
-      InetAddress address = IpAddresses.parse(slash < 0 ? cidr : cidr.substring(0, slash));
+      String literal = slash < 0 ? cidr : cidr.substring(0, slash);
+      byte[] address = IpAddresses.parse(literal);
       if (address == null) {
         throw new IllegalArgumentException(
             "trustedProxies entry '" + cidr + "' is not an IP address or CIDR network");
       }
-      int max = address.getAddress().length * 8;
+      // An IPv4-mapped network (::ffff:10.0.0.0/104) is held as IPv4, like the addresses it holds.
+      int offset = address.length == 4 && literal.indexOf(':') >= 0 ? 96 : 0;
+      int max = address.length * 8 + offset;
       int prefix = max;
       if (slash >= 0) {
-        try {
-          prefix = Integer.parseInt(cidr.substring(slash + 1));
-        } catch (NumberFormatException e) {
-          prefix = -1;
-        }
-        if (prefix < 0 || prefix > max) {
-          throw new IllegalArgumentException(
-              "trustedProxies entry '" + cidr + "' has a prefix length outside [0, " + max + "]");
+        String bits = cidr.substring(slash + 1);
+        prefix = bits.isEmpty() || bits.length() > 3
+            || !bits.chars().allMatch(c -> c >= '0' && c <= '9') ? -1 : Integer.parseInt(bits);
+        if (prefix < offset || prefix > max) {
+          throw new IllegalArgumentException("trustedProxies entry '" + cidr
+              + "' has a prefix length outside [" + offset + ", " + max + "]");
         }
       }
-      return new Network(address.getAddress(), prefix);
+      return new Network(address, prefix - offset);
     }
   }
 }
