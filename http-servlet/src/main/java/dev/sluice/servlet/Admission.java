@@ -165,9 +165,10 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     context.setTimeout(0); // the filter's body deadline and the queue's timeout end the waits
     context.addListener(this);
     async = context;
-    phase.set(BODY);
     bodyStart = filter.clock.nanoTime();
     reader = new BodyReader(request.getInputStream(), declaredLength, maxBody, this);
+    count.readingBodies.increment();
+    phase.set(BODY);
     scheduleBodyCheck(bodyAllowance());
     request.getInputStream().setReadListener(reader);
   }
@@ -195,6 +196,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
       return;
     }
     if (reader.stop()) {
+      count.readingBodies.decrement();
       tooSlow();
     }
   }
@@ -220,6 +222,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
 
   @Override
   public void body(byte[] body) {
+    count.readingBodies.decrement();
     cancelBodyDeadline();
     ((BufferedBodyRequest) async.getRequest()).body(body);
     phase.set(ADMITTING);
@@ -235,6 +238,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
 
   @Override
   public void tooLarge() {
+    count.readingBodies.decrement();
     cancelBodyDeadline();
     phase.set(ENDED);
     count.bodyTooLarge.increment();
@@ -248,6 +252,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
 
   @Override
   public void failed(Throwable failure) {
+    count.readingBodies.decrement();
     cancelBodyDeadline();
     if (failure instanceof TimeoutException || failure.getCause() instanceof TimeoutException) {
       tooSlow(); // the container's idle timeout ran out first
@@ -508,6 +513,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
       case DISPATCHED -> settle(rule.refundWhen().test(response.getStatus()));
       case BODY -> {
         if (reader.stop()) {
+          count.readingBodies.decrement();
           cancelBodyDeadline();
           count.clientAborts.increment();
         }

@@ -18,6 +18,8 @@ package dev.sluice.servlet;
  * @param bodyTimeouts requests answered 408 {@code body_timeout}: the body arrived too slowly
  * @param bodyTooLarge requests answered 413 {@code body_too_large}
  * @param failed requests whose handler threw (answered 500 JSON when nothing was sent yet)
+ * @param readingBodies request bodies being read right now, a gauge: many of them for long is
+ *     the mark of a slow-body attack
  */
 public record FilterStats(
     long admitted,
@@ -30,4 +32,5 @@ public record FilterStats(
     long clientAborts,
     long bodyTimeouts,
     long bodyTooLarge,
-    long failed) {}
+    long failed,
+    long readingBodies) {}

@@ -318,6 +318,7 @@ public final class SluiceFilter implements Filter {
       figures.put("clientAborts", t.clientAborts());
       figures.put("bodyTimeouts", t.bodyTimeouts());
       figures.put("bodyTooLarge", t.bodyTooLarge());
+      figures.put("readingBodies", t.readingBodies());
       figures.put("handlerFailures", t.failed());
       long last = lastStoreFailure.get();
       boolean failing = last != Long.MIN_VALUE && clock.nanoTime() - last < logIntervalNanos;

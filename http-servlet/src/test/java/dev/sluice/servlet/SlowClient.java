@@ -9,6 +9,7 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.util.Locale;
 
 /**
  * A hostile HTTP/1.1 client on a raw socket: it announces a body and sends it as slowly, partly or
@@ -86,13 +87,47 @@ final class SlowClient implements AutoCloseable {
     }
     String headText = head.toString(StandardCharsets.ISO_8859_1);
     int length = 0;
+    boolean chunked = false;
     for (String line : headText.split("\r\n")) {
-      if (line.toLowerCase().startsWith("content-length:")) {
+      String lower = line.toLowerCase(Locale.ROOT);
+      if (lower.startsWith("content-length:")) {
         length = Integer.parseInt(line.substring(15).trim());
+      } else if (lower.startsWith("transfer-encoding:") && lower.contains("chunked")) {
+        chunked = true;
       }
     }
-    byte[] body = in.readNBytes(length);
+    byte[] body = chunked ? readChunked() : in.readNBytes(length);
     return new Response(headText, new String(body, StandardCharsets.UTF_8));
+  }
+
+  private byte[] readChunked() throws IOException {
+    ByteArrayOutputStream body = new ByteArrayOutputStream();
+    while (true) {
+      String sizeLine = readLine();
+      int semicolon = sizeLine.indexOf(';');
+      int size = Integer.parseInt(
+          (semicolon < 0 ? sizeLine : sizeLine.substring(0, semicolon)).trim(), 16);
+      if (size == 0) {
+        String trailer;
+        do {
+          trailer = readLine(); // trailers, if any, end with an empty line
+        } while (!trailer.isEmpty());
+        return body.toByteArray();
+      }
+      body.write(in.readNBytes(size));
+      readLine();
+    }
+  }
+
+  private String readLine() throws IOException {
+    StringBuilder sb = new StringBuilder();
+    int c;
+    while ((c = in.read()) >= 0 && c != '\n') {
+      if (c != '\r') {
+        sb.append((char) c);
+      }
+    }
+    return sb.toString();
   }
 
   /** Whether the server closed the connection (end-of-stream) within the socket timeout. */

@@ -70,6 +70,8 @@ public final class RuleCounters {
   public final LongAdder bodyTimeouts = new LongAdder();
   /** 413 body_too_large answers. */
   public final LongAdder bodyTooLarge = new LongAdder();
+  /** Bodies being read right now (a gauge, not a count). */
+  public final LongAdder readingBodies = new LongAdder();
   /** Handlers that threw. */
   public final LongAdder failed = new LongAdder();
 
@@ -81,7 +83,7 @@ public final class RuleCounters {
   public FilterStats snapshot() {
     return new FilterStats(admitted.sum(), rateLimited.sum(), quotaExceeded.sum(), shed.sum(),
         storeFailures.sum(), shadowRefusals.sum(), abandoned.sum(), clientAborts.sum(),
-        bodyTimeouts.sum(), bodyTooLarge.sum(), failed.sum());
+        bodyTimeouts.sum(), bodyTooLarge.sum(), failed.sum(), readingBodies.sum());
   }
 
   /**
@@ -91,15 +93,16 @@ public final class RuleCounters {
    * @return their sum
    */
   public static FilterStats sum(Iterable<FilterStats> parts) {
-    long[] t = new long[11];
+    long[] t = new long[12];
     for (FilterStats p : parts) {
       long[] v = {p.admitted(), p.rateLimited(), p.quotaExceeded(), p.shed(), p.storeFailures(),
           p.shadowRefusals(), p.abandoned(), p.clientAborts(), p.bodyTimeouts(), p.bodyTooLarge(),
-          p.failed()};
+          p.failed(), p.readingBodies()};
       for (int i = 0; i < t.length; i++) {
         t[i] += v[i];
       }
     }
-    return new FilterStats(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10]);
+    return new FilterStats(t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7], t[8], t[9], t[10],
+        t[11]);
   }
 }
