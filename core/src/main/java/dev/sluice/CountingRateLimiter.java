@@ -15,21 +15,21 @@ final class CountingRateLimiter<K> implements RateLimiter<K> {
   @Override
   public RateLimitDecision tryAcquire(K key) {
     RateLimitDecision d = delegate.tryAcquire(key);
-    counter.record(d.allowed());
+    counter.record(key, d.allowed());
     return d;
   }
 
   @Override
   public RateLimitDecision tryAcquire(K key, int cost) {
     RateLimitDecision d = delegate.tryAcquire(key, cost);
-    counter.record(d.allowed());
+    counter.record(key, d.allowed());
     return d;
   }
 
   @Override
   public boolean tryAcquirePermit(K key) {
     boolean allowed = delegate.tryAcquirePermit(key);
-    counter.record(allowed);
+    counter.record(key, allowed);
     return allowed;
   }
 

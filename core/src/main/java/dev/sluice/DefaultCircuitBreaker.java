@@ -140,7 +140,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   /** Records a success that took {@code tookNanos} and ended at {@code now}. */
   private void recordSuccess(long tookNanos, long now) {
     if (tookNanos >= slowNanos) {
-      recordFailure(Duration.ofNanos(tookNanos));
+      recordFailure(now);
       return;
     }
     State[] change = null;
@@ -154,7 +154,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
           probesInFlight = Math.max(0, probesInFlight - 1);
           probeSuccesses++;
           if (probeSuccesses >= halfOpenProbes) {
-            change = transition(State.CLOSED);
+            change = transition(State.CLOSED, now);
           }
           break;
         default:
@@ -168,19 +168,23 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   @Override
   public void recordFailure(Duration duration) {
     Objects.requireNonNull(duration, "duration");
+    recordFailure(clock.nanoTime());
+  }
+
+  /** Records a failure that ended at {@code now}; an opening breaker is open from then. */
+  private void recordFailure(long now) {
     State[] change = null;
     synchronized (this) {
-      long now = clock.nanoTime();
       switch (state) {
         case CLOSED:
           consecutiveFailures++;
           window.record(now, false);
           if (consecutiveFailures >= failureThreshold || rateTripped(now)) {
-            change = transition(State.OPEN);
+            change = transition(State.OPEN, now);
           }
           break;
         case HALF_OPEN:
-          change = transition(State.OPEN);
+          change = transition(State.OPEN, now);
           break;
         default:
           break;
@@ -243,11 +247,11 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   }
 
   private void record(Throwable t, long start) {
-    Duration took = Duration.ofNanos(clock.nanoTime() - start);
+    long end = clock.nanoTime();
     if (isFailure(t)) {
-      recordFailure(took);
+      recordFailure(end);
     } else {
-      recordSuccess(took);
+      recordSuccess(end - start, end);
     }
   }
 
@@ -260,7 +264,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   public void reset() {
     State[] change;
     synchronized (this) {
-      change = state == State.CLOSED ? null : transition(State.CLOSED);
+      change = state == State.CLOSED ? null : transition(State.CLOSED, 0);
       window.clear();
     }
     fire(change);
@@ -290,23 +294,28 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   /** Turns an expired open state into half-open; caller holds the lock. */
   private State[] expireOpen(long now) {
     if (state == State.OPEN && now - openedAt >= openNanos) {
-      return transition(State.HALF_OPEN);
+      return transition(State.HALF_OPEN, now);
     }
     return null;
   }
 
-  /** Caller holds the lock; returns {from, to} for {@link #fire}. */
-  private State[] transition(State to) {
+  /**
+   * Caller holds the lock; returns {from, to} for {@link #fire}. {@code now} is the time of the
+   * decision that changes the state, which opening and half-opening start from (closing ignores
+   * it): a second clock read here would start them later than that decision, so a breaker would
+   * stay open a little longer than its open duration, measured from the failure that opened it.
+   */
+  private State[] transition(State to, long now) {
     State from = state;
     state = to;
     consecutiveFailures = 0;
     probesInFlight = 0;
     probeSuccesses = 0;
     if (to == State.OPEN) {
-      openedAt = clock.nanoTime();
+      openedAt = now;
     }
     if (to == State.HALF_OPEN) {
-      halfOpenedAt = clock.nanoTime();
+      halfOpenedAt = now;
     }
     if (to == State.CLOSED) {
       window.clear();

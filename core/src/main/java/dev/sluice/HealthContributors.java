@@ -24,8 +24,10 @@ public final class HealthContributors {
   public static final double DEFAULT_MAX_ERROR_RATE = 0.05;
   /** Default minimum calls in the window before an error rate counts. */
   public static final long DEFAULT_MIN_CALLS = 10;
-  /** Default target for the share of requests a rate limiter refuses. */
+  /** Default target for the share of distinct clients a rate limiter refuses. */
   public static final double DEFAULT_MAX_REJECTED_SHARE = 0.10;
+  /** Default minimum distinct clients in a rate limiter's window before its refusals count. */
+  public static final long DEFAULT_MIN_CLIENTS = 20;
   /** Score of a half-open breaker: degraded. */
   public static final int HALF_OPEN_SCORE = 60;
   /** Score of an open breaker: unhealthy. */
@@ -199,49 +201,96 @@ public final class HealthContributors {
   }
 
   /**
-   * A rate limiter's refusals over a {@link RateLimitCounter}'s window, against 10 % of requests,
-   * counting only windows with at least 10 requests. Refusals are the limiter doing its job, so
-   * consider registering it with a weight below 1.
+   * A rate limiter's refusals over a {@link RateLimitCounter}'s window, scored by the share of
+   * distinct clients refused against {@value #DEFAULT_MAX_REJECTED_SHARE}, from
+   * {@value #DEFAULT_MIN_CLIENTS} distinct clients; see
+   * {@link #rateLimiter(RateLimitCounter, double, long)}.
    *
    * @param counter the counter fed by the limiter
    * @return a contributor named {@code "ratelimit:<name>"}
    * @throws NullPointerException if {@code counter} is null
    */
   public static HealthContributor rateLimiter(RateLimitCounter counter) {
-    return rateLimiter(counter, DEFAULT_MAX_REJECTED_SHARE);
+    return rateLimiter(counter, DEFAULT_MAX_REJECTED_SHARE, DEFAULT_MIN_CLIENTS);
   }
 
   /**
-   * A rate limiter's refusals over a {@link RateLimitCounter}'s window.
+   * A rate limiter's refusals over a {@link RateLimitCounter}'s window, from
+   * {@value #DEFAULT_MIN_CLIENTS} distinct clients; see
+   * {@link #rateLimiter(RateLimitCounter, double, long)}.
    *
    * @param counter the counter fed by the limiter
-   * @param maxRejectedShare the target share of refused requests, in (0, 1]
+   * @param maxRejectedShare the target share of distinct clients refused, in (0, 1]
    * @return a contributor named {@code "ratelimit:<name>"}
    * @throws NullPointerException if {@code counter} is null
    * @throws IllegalArgumentException if {@code maxRejectedShare} is out of range
    */
   public static HealthContributor rateLimiter(RateLimitCounter counter, double maxRejectedShare) {
+    return rateLimiter(counter, maxRejectedShare, DEFAULT_MIN_CLIENTS);
+  }
+
+  /**
+   * A rate limiter's refusals over a {@link RateLimitCounter}'s window, scored by how many
+   * <em>clients</em> it refuses rather than how many requests. One client hammering its limit is
+   * refused again and again, and that is the limiter doing its job for that client's sake; the
+   * service is in trouble when many clients are refused (the limit is too low for real traffic,
+   * or an attack comes from many addresses). With {@code clients} the distinct keys that made a
+   * request in the window and {@code rejectedClients} those refused at least once:
+   * <ul>
+   *   <li>{@code clients < minClients}: score 100, no recommendation — among a handful of clients
+   *       each one moves the share by many points, so one or two would decide the score;
+   *   <li>otherwise {@link #score(double, double) score(rejectedClients / clients,
+   *       maxRejectedShare)}, with a recommendation from 80 % of the target.
+   * </ul>
+   * One client making 300 requests of which 294 are refused thus scores 100 (one client, below
+   * {@code minClients}; and among 100 clients it would be 1 %, healthy at 98). With the defaults,
+   * 100 clients of which 10 are refused score 84 (degraded), 20 of them 50.
+   *
+   * <p>Figures: {@code requests}, {@code allowed}, {@code rejected}, {@code rejectedPercent}
+   * (of requests), {@code clients}, {@code rejectedClients}, {@code rejectedClientsPercent}.
+   * Refusals are the limiter doing its job, so consider registering it with a weight below 1.
+   *
+   * @param counter the counter fed by the limiter
+   * @param maxRejectedShare the target share of distinct clients refused, in (0, 1]
+   * @param minClients distinct clients the window needs before refusals can lower the score,
+   *     &gt;= 1
+   * @return a contributor named {@code "ratelimit:<name>"}
+   * @throws NullPointerException if {@code counter} is null
+   * @throws IllegalArgumentException if {@code maxRejectedShare} or {@code minClients} is out of
+   *     range
+   */
+  public static HealthContributor rateLimiter(RateLimitCounter counter, double maxRejectedShare,
+      long minClients) {
     Objects.requireNonNull(counter, "counter");
     if (!(maxRejectedShare > 0 && maxRejectedShare <= 1)) {
       throw new IllegalArgumentException(
           "maxRejectedShare must be in (0, 1] but was " + maxRejectedShare);
     }
+    if (minClients < 1) {
+      throw new IllegalArgumentException("minClients must be >= 1 but was " + minClients);
+    }
     return () -> {
-      ErrorStats s = counter.stats();
-      double share = s.errorRate();
+      RateLimitCounter.Snapshot s = counter.snapshot();
+      double clientShare = s.rejectedClientShare();
       Map<String, Object> figures = new LinkedHashMap<>();
-      figures.put("allowed", s.successes());
-      figures.put("rejected", s.failures());
-      figures.put("rejectedPercent", percent(share));
+      figures.put("requests", s.requests());
+      figures.put("allowed", s.requests() - s.rejected());
+      figures.put("rejected", s.rejected());
+      figures.put("rejectedPercent", percent(s.rejectedShare()));
+      figures.put("clients", s.clients());
+      figures.put("rejectedClients", s.rejectedClients());
+      figures.put("rejectedClientsPercent", percent(clientShare));
       List<String> advice = new ArrayList<>();
       int score = 100;
-      if (s.calls() >= DEFAULT_MIN_CALLS) {
-        score = score(share, maxRejectedShare);
-        if (share >= WARN_AT * maxRejectedShare) {
+      if (s.clients() >= minClients) {
+        score = score(clientShare, maxRejectedShare);
+        if (clientShare >= WARN_AT * maxRejectedShare) {
           advice.add(String.format(Locale.ROOT,
-              "%.1f %% of requests to '%s' were rate-limited over the last %d s: look for "
-                  + "abusive clients, or raise the limit if the traffic is legitimate",
-              percent(share), counter.name(), counter.window().toSeconds()));
+              "%d of %d clients (%.1f %%) of '%s' were rate-limited over the last %d s (target "
+                  + "< %.1f %%): if the traffic is legitimate, raise the limit; if it is an "
+                  + "attack from many addresses, block it upstream",
+              s.rejectedClients(), s.clients(), percent(clientShare), counter.name(),
+              counter.window().toSeconds(), percent(maxRejectedShare)));
         }
       }
       return new ComponentHealth("ratelimit:" + counter.name(), score, figures, advice);

@@ -1,13 +1,15 @@
 package dev.sluice;
 
-import dev.sluice.internal.SlidingWindow;
+import dev.sluice.internal.DistinctKeyWindow;
 import java.time.Duration;
 import java.util.Objects;
 
 /**
- * Counts a rate limiter's allowed and refused decisions over a sliding window, for
+ * Counts a rate limiter's decisions over a sliding window — requests, refusals, and how many
+ * distinct clients (limiter keys) made them — for
  * {@link HealthContributors#rateLimiter(RateLimitCounter)}. Feed it by wrapping the limiter with
- * {@link #wrap(RateLimiter)}, or by passing it decisions with {@link #record(RateLimitDecision)}.
+ * {@link #wrap(RateLimiter)}, or by passing it each key and decision with
+ * {@link #record(Object, RateLimitDecision)}.
  *
  * <pre>{@code
  * RateLimitCounter chatCounts = RateLimitCounter.create("chat");
@@ -15,13 +17,56 @@ import java.util.Objects;
  *     .limit(5, Duration.ofMinutes(1)).build());
  * }</pre>
  *
- * <p>Thread-safe. Memory is a fixed ring of 12 buckets.
+ * <p><b>Distinct clients.</b> One client hammering its limit is refused again and again, but it is
+ * still one client; the health contributor scores the share of distinct clients refused, not the
+ * share of requests. Each of the window's buckets keeps up to 192 clients' hash codes exactly and
+ * a HyperLogLog sketch of 1024 registers, for the clients seen and for those refused, so memory
+ * stays fixed (about 50 KB) however many keys arrive, and no key object is kept. Counts are exact
+ * while no bucket of the window has seen more than 192 distinct clients, and estimates with a
+ * standard error of about 3 % beyond. A key is known by its {@code hashCode}: keys with equal hash
+ * codes count as one client.
+ *
+ * <p>Thread-safe. The window moves in 12 steps of {@code window / 12}.
  */
 public final class RateLimitCounter {
+  private static final int BUCKETS = 12;
+
   private final String name;
   private final Duration window;
   private final NanoClock clock;
-  private final SlidingWindow counts;
+  private final DistinctKeyWindow counts;
+
+  /**
+   * Requests and distinct clients in a counter's window.
+   *
+   * @param name the counter's name
+   * @param requests requests decided
+   * @param rejected requests refused
+   * @param clients distinct keys that made a request (an estimate, see the class comment)
+   * @param rejectedClients distinct keys refused at least once (an estimate), at most
+   *     {@code clients}
+   */
+  public record Snapshot(String name, long requests, long rejected, long clients,
+      long rejectedClients) {
+
+    /**
+     * The share of requests refused.
+     *
+     * @return {@code rejected / requests}, 0 without requests
+     */
+    public double rejectedShare() {
+      return requests == 0 ? 0 : rejected / (double) requests;
+    }
+
+    /**
+     * The share of distinct clients refused at least once.
+     *
+     * @return {@code rejectedClients / clients}, 0 without clients
+     */
+    public double rejectedClientShare() {
+      return clients == 0 ? 0 : rejectedClients / (double) clients;
+    }
+  }
 
   private RateLimitCounter(String name, Duration window, NanoClock clock) {
     if (name == null || name.isBlank()) {
@@ -30,7 +75,7 @@ public final class RateLimitCounter {
     this.name = name;
     this.window = CircuitBreaker.Builder.requireAtLeastMillis("window", window);
     this.clock = Objects.requireNonNull(clock, "clock");
-    this.counts = new SlidingWindow(window.toNanos(), 12, clock.nanoTime());
+    this.counts = new DistinctKeyWindow(window.toNanos(), BUCKETS, clock.nanoTime());
   }
 
   /**
@@ -61,23 +106,27 @@ public final class RateLimitCounter {
   /**
    * Counts one decision.
    *
+   * @param key the key the limiter was asked about (the client)
    * @param allowed whether the limiter allowed the request
+   * @throws NullPointerException if {@code key} is null
    */
-  public void record(boolean allowed) {
+  public void record(Object key, boolean allowed) {
+    int hashCode = Objects.requireNonNull(key, "key").hashCode();
     long now = clock.nanoTime();
     synchronized (counts) {
-      counts.record(now, allowed);
+      counts.record(now, hashCode, allowed);
     }
   }
 
   /**
    * Counts one decision.
    *
+   * @param key the key the limiter was asked about (the client)
    * @param decision the limiter's decision
-   * @throws NullPointerException if {@code decision} is null
+   * @throws NullPointerException if {@code key} or {@code decision} is null
    */
-  public void record(RateLimitDecision decision) {
-    record(Objects.requireNonNull(decision, "decision").allowed());
+  public void record(Object key, RateLimitDecision decision) {
+    record(key, Objects.requireNonNull(decision, "decision").allowed());
   }
 
   /**
@@ -94,17 +143,27 @@ public final class RateLimitCounter {
   }
 
   /**
+   * Requests, refusals and distinct clients in the window.
+   *
+   * @return the figures, named after this counter
+   */
+  public Snapshot snapshot() {
+    long now = clock.nanoTime();
+    DistinctKeyWindow.Totals t;
+    synchronized (counts) {
+      t = counts.totals(now);
+    }
+    return new Snapshot(name, t.requests(), t.rejected(), t.keys(), t.rejectedKeys());
+  }
+
+  /**
    * Decisions in the window, as successes (allowed) and failures (refused).
    *
    * @return the counts, named after this counter
    */
   public ErrorStats stats() {
-    long now = clock.nanoTime();
-    long[] totals;
-    synchronized (counts) {
-      totals = counts.totals(now);
-    }
-    return new ErrorStats(name, totals[0], totals[1]);
+    Snapshot s = snapshot();
+    return new ErrorStats(name, s.requests() - s.rejected(), s.rejected());
   }
 
   /**
@@ -123,5 +182,12 @@ public final class RateLimitCounter {
    */
   public Duration window() {
     return window;
+  }
+
+  /** The bytes of counting state, fixed at creation; for tests of the memory bound. */
+  long stateBytes() {
+    synchronized (counts) {
+      return counts.stateBytes();
+    }
   }
 }

@@ -16,6 +16,10 @@ package dev.sluice;
  * else:                                            return Outcome(false, tat,    now)
  * </pre>
  *
+ * <p>A step reads its clock once and uses that one {@code now} throughout, including to create
+ * the state of a key it has not seen: a second, later reading would start the key owing the time
+ * between the two, so a new key's first call costing the whole burst would be refused.
+ *
  * <p>The step must be atomic per key: two concurrent calls may never both read the same
  * {@code stored}. A store may forget a key whose TAT is not after {@code now} (its bucket is
  * full), and must never forget a key in a way that lets it start with more than a full bucket.

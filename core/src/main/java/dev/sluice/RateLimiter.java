@@ -39,8 +39,10 @@ import java.util.Objects;
  * admit at most one extra burst per displaced key, and never blames one key for another's use.
  * Size {@code maxKeys} above the number of keys active within one refill time.
  *
- * <p><b>Time.</b> Time comes from an injected monotonic {@link NanoClock}, never the wall clock.
- * A clock that steps backwards only makes keys wait longer; it never grants extra calls.
+ * <p><b>Time.</b> Time comes from an injected monotonic {@link NanoClock}, never the wall clock,
+ * read once per decision (a new key's state starts at that same reading, so its first call, even
+ * one costing the whole burst, is allowed). A clock that steps backwards only makes keys wait
+ * longer; it never grants extra calls.
  *
  * <p><b>Thread safety.</b> Instances are thread-safe and lock-free on the in-memory store.
  *

@@ -246,4 +246,60 @@ class CircuitBreakerTest {
     assertThatThrownBy(() -> CircuitBreaker.builder().name(" "))
         .hasMessageContaining("name");
   }
+
+  // On a clock that moves on every read, the open state must run from the failure that opened
+  // it, and half-open from the decision that half-opened it, not from a later read.
+
+  @Test
+  void openDuration_runsFromTheFailureThatOpened_onATickingClock() {
+    TickingClock ticking = new TickingClock(1);
+    long open = Duration.ofSeconds(30).toNanos();
+    CircuitBreaker breaker = CircuitBreaker.builder().name("pubmed").clock(ticking)
+        .failureThreshold(1).openDuration(Duration.ofSeconds(30)).build();
+    long failedAt = ticking.peek();
+    breaker.recordFailure(Duration.ofMillis(10));
+    ticking.advanceNanos(failedAt + Duration.ofSeconds(10).toNanos() - ticking.peek());
+    assertThat(breaker.untilProbe()).isEqualTo(Duration.ofSeconds(20));
+    ticking.advanceNanos(failedAt + open - 1 - ticking.peek());
+    assertThat(breaker.state()).isEqualTo(State.OPEN);
+    assertThat(ticking.peek()).isEqualTo(failedAt + open);
+    assertThat(breaker.state()).isEqualTo(State.HALF_OPEN);
+  }
+
+  @Test
+  void openDuration_runsFromTheFailedCall_whenCallThrows_onATickingClock() throws Exception {
+    TickingClock ticking = new TickingClock(1);
+    long open = Duration.ofSeconds(30).toNanos();
+    CircuitBreaker breaker = CircuitBreaker.builder().name("pubmed").clock(ticking)
+        .failureThreshold(1).openDuration(Duration.ofSeconds(30)).build();
+    long[] endedAt = new long[1];
+    assertThatThrownBy(() -> breaker.call(() -> {
+      ticking.advance(Duration.ofMillis(5));
+      endedAt[0] = ticking.peek(); // the breaker's next read is the end of the call
+      throw new IOException("down");
+    })).isInstanceOf(IOException.class);
+    ticking.advanceNanos(endedAt[0] + open - 1 - ticking.peek());
+    assertThat(breaker.tryAcquirePermission()).isFalse();
+    assertThat(ticking.peek()).isEqualTo(endedAt[0] + open);
+    assertThat(breaker.tryAcquirePermission()).isTrue();
+    assertThat(breaker.state()).isEqualTo(State.HALF_OPEN);
+  }
+
+  @Test
+  void lostProbe_slotComesBackOneOpenDurationAfterHalfOpening_onATickingClock() {
+    TickingClock ticking = new TickingClock(1);
+    long open = Duration.ofSeconds(30).toNanos();
+    CircuitBreaker breaker = CircuitBreaker.builder().name("pubmed").clock(ticking)
+        .failureThreshold(1).openDuration(Duration.ofSeconds(30)).build();
+    long failedAt = ticking.peek();
+    breaker.recordFailure(Duration.ofMillis(10));
+    ticking.advanceNanos(failedAt + open - ticking.peek());
+    long halfOpenedAt = ticking.peek();
+    assertThat(breaker.tryAcquirePermission()).isTrue(); // half-opens and takes the probe slot
+    // The probe never reports. Its slot is given back exactly one open duration later.
+    ticking.advanceNanos(halfOpenedAt + open - 1 - ticking.peek());
+    assertThat(breaker.tryAcquirePermission()).isFalse();
+    assertThat(ticking.peek()).isEqualTo(halfOpenedAt + open);
+    assertThat(breaker.tryAcquirePermission()).isTrue();
+  }
 }

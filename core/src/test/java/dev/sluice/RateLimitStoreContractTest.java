@@ -48,4 +48,37 @@ class RateLimitStoreContractTest {
       assertThat(custom.tryAcquire(key, cost)).isEqualTo(memory.tryAcquire(key, cost));
     }
   }
+
+  /**
+   * On clocks that move on every read, the two stores see the same sequence of times only if each
+   * reads its clock once per decision; fresh keys and whole-burst costs are frequent, as that is
+   * where a second read (to create a key's state) changes the decision.
+   */
+  @Test
+  void customStore_givesTheSameDecisionsAsTheInMemoryStore_onTickingClocks() {
+    TickingClock memoryClock = new TickingClock(1);
+    TickingClock customClock = new TickingClock(1);
+    RateLimiter.Builder builder =
+        RateLimiter.builder().name("chat").limit(5, Duration.ofMinutes(1)).burst(7);
+    RateLimiter<String> memory = builder.clock(memoryClock).build();
+    memoryClock.advanceNanos(customClock.peek() - memoryClock.peek()); // building read it once
+    long memoryReadsAtStart = memoryClock.reads();
+    RateLimiter<String> custom = builder.build(new MapStore(customClock));
+    SplittableRandom random = new SplittableRandom(7);
+    int allowed = 0;
+    for (int i = 0; i < 10_000; i++) {
+      long dt = random.nextInt(3) == 0 ? random.nextLong(Duration.ofSeconds(3).toNanos()) : 0;
+      memoryClock.advanceNanos(dt);
+      customClock.advanceNanos(dt);
+      String key = "user-" + random.nextInt(300);
+      int cost = random.nextBoolean() ? 7 : 1 + random.nextInt(7);
+      RateLimitDecision expected = custom.tryAcquire(key, cost);
+      assertThat(memory.tryAcquire(key, cost)).as("call %d key %s cost %d", i, key, cost)
+          .isEqualTo(expected);
+      allowed += expected.allowed() ? 1 : 0;
+    }
+    assertThat(memoryClock.reads() - memoryReadsAtStart).isEqualTo(customClock.reads())
+        .isEqualTo(10_000);
+    assertThat(allowed).isBetween(1_000, 9_000);
+  }
 }

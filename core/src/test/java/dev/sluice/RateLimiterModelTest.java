@@ -85,4 +85,51 @@ class RateLimiterModelTest {
           .containsExactly(expected);
     }
   }
+
+  /**
+   * The same check on a clock that moves on every read, as a real one does, with many keys so
+   * that fresh keys and keys back after idling are common. The reference decides at the time of
+   * the limiter's one clock read; a second read inside a decision would shift the key's state by
+   * a tick and show up in remaining, reset-after or the decision itself.
+   */
+  @RepeatedTest(20)
+  void randomSequences_onATickingClock_matchReferenceGcra(RepetitionInfo info) {
+    SplittableRandom random = new SplittableRandom(0x71C4 + info.getCurrentRepetition());
+    int calls = 1 + random.nextInt(20);
+    long periodNanos = Duration.ofMillis(1 + random.nextInt(120_000)).toNanos()
+        + random.nextInt(1000);
+    int burst = 1 + random.nextInt(25);
+    TickingClock clock = new TickingClock(1 + random.nextInt(1_000));
+    RateLimiter<String> limiter = RateLimiter.builder()
+        .limit(calls, Duration.ofNanos(periodNanos)).burst(burst).clock(clock).build();
+    ReferenceGcra reference = new ReferenceGcra(calls, periodNanos, burst);
+    long interval = reference.t;
+    int keys = 1 + random.nextInt(200);
+    long readsAtStart = clock.reads(); // building the limiter may read it
+
+    for (int step = 0; step < 20_000; step++) {
+      if (random.nextInt(4) == 0) {
+        clock.advanceNanos(random.nextLong(3 * interval * burst));
+      }
+      String key = "k" + random.nextInt(keys);
+      int cost = random.nextInt(3) == 0 ? burst : 1 + random.nextInt(burst);
+      long now = clock.peek();
+      long[] expected = reference.arrive(key, now, cost);
+      long[] actual;
+      if (random.nextInt(4) == 0 && cost == 1) {
+        actual = new long[] {limiter.tryAcquirePermit(key) ? 1 : 0};
+        expected = new long[] {expected[0]};
+      } else {
+        RateLimitDecision d = limiter.tryAcquire(key, cost);
+        actual = new long[] {d.allowed() ? 1 : 0, d.remaining(), d.retryAfterNanos(),
+            d.resetAfterNanos()};
+      }
+      assertThat(actual)
+          .as("step %d key %s cost %d (calls %d, period %d ns, burst %d)",
+              step, key, cost, calls, periodNanos, burst)
+          .containsExactly(expected);
+      assertThat(clock.reads() - readsAtStart).as("clock reads after step %d", step)
+          .isEqualTo(step + 1L);
+    }
+  }
 }

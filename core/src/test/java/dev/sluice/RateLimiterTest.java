@@ -227,4 +227,83 @@ class RateLimiterTest {
     first.tryAcquire("k");
     assertThat(second.tryAcquire("k").remaining()).isEqualTo(8);
   }
+
+  // A clock that moves on every read: a second read inside one decision (say, when a key's cell
+  // is created) then decides against a later time than the first.
+
+  @Test
+  void tryAcquire_limitOnePerMinute_firstCallOfEveryFreshKeyIsAllowed_onATickingClock() {
+    TickingClock ticking = new TickingClock(1);
+    RateLimiter<String> limiter = RateLimiter.builder().name("test")
+        .limit(1, Duration.ofMinutes(1)).clock(ticking).build();
+    long interval = Duration.ofMinutes(1).toNanos();
+    for (int i = 0; i < 10_000; i++) {
+      long readsBefore = ticking.reads();
+      RateLimitDecision first = limiter.tryAcquire("10.0.0." + i);
+      assertThat(first.allowed()).as("key %d", i).isTrue();
+      assertThat(first.remaining()).isZero();
+      assertThat(first.resetAfterNanos()).isEqualTo(interval);
+      // One read per decision: the next call is one tick later, so it owes exactly that less.
+      RateLimitDecision second = limiter.tryAcquire("10.0.0." + i);
+      assertThat(second.allowed()).isFalse();
+      assertThat(second.retryAfterNanos()).isEqualTo(interval - 1);
+      assertThat(ticking.reads() - readsBefore).isEqualTo(2);
+    }
+  }
+
+  @Test
+  void tryAcquirePermit_limitOnePerMinute_freshKeysAreAllowed_onATickingClock() {
+    TickingClock ticking = new TickingClock(1_000);
+    RateLimiter<Integer> limiter =
+        RateLimiter.builder().limit(1, Duration.ofMinutes(1)).clock(ticking).build();
+    long readsAtStart = ticking.reads();
+    for (int key = 0; key < 10_000; key++) {
+      assertThat(limiter.tryAcquirePermit(key)).as("key %d", key).isTrue();
+      assertThat(limiter.tryAcquirePermit(key)).as("key %d again", key).isFalse();
+    }
+    assertThat(ticking.reads() - readsAtStart).isEqualTo(20_000);
+  }
+
+  @Test
+  void tryAcquire_costEqualToBurst_onFreshKeys_isAllowed_onATickingClock() {
+    TickingClock ticking = new TickingClock(1);
+    RateLimiter<String> limiter =
+        RateLimiter.builder().limit(5, Duration.ofMinutes(1)).clock(ticking).build();
+    for (int i = 0; i < 10_000; i++) {
+      RateLimitDecision d = limiter.tryAcquire("user-" + i, 5);
+      assertThat(d.allowed()).as("key %d", i).isTrue();
+      assertThat(d.remaining()).isZero();
+      assertThat(d.resetAfter()).isEqualTo(Duration.ofMinutes(1));
+    }
+  }
+
+  @Test
+  void remaining_onFreshKeys_isBurstMinusCost_onATickingClock() {
+    TickingClock ticking = new TickingClock(1);
+    RateLimiter<String> limiter = RateLimiter.builder()
+        .limit(5, Duration.ofMinutes(1)).burst(7).clock(ticking).build();
+    for (int cost = 1; cost <= 7; cost++) {
+      RateLimitDecision d = limiter.tryAcquire("fresh-" + cost, cost);
+      assertThat(d.allowed()).isTrue();
+      assertThat(d.remaining()).as("cost %d", cost).isEqualTo(7 - cost);
+      assertThat(d.resetAfter()).isEqualTo(Duration.ofSeconds(12L * cost));
+    }
+  }
+
+  @Test
+  void keyBackAfterIdling_isFreshAgain_onATickingClock() {
+    TickingClock ticking = new TickingClock(1);
+    RateLimiter<String> limiter =
+        RateLimiter.builder().limit(1, Duration.ofMinutes(1)).clock(ticking).build();
+    assertThat(limiter.tryAcquire("k").allowed()).isTrue();
+    // Idle past the refill: the key's entry may be dropped; either way it starts full.
+    ticking.advance(Duration.ofMinutes(5));
+    for (int i = 0; i < 1_000; i++) {
+      limiter.tryAcquirePermit("other-" + i);
+    }
+    RateLimitDecision back = limiter.tryAcquire("k");
+    assertThat(back.allowed()).isTrue();
+    assertThat(back.remaining()).isZero();
+    assertThat(back.resetAfter()).isEqualTo(Duration.ofMinutes(1));
+  }
 }

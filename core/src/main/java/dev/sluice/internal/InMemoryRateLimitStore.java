@@ -115,7 +115,7 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
    */
   private long step(K key, long now, long increment, long tolerance) {
     while (true) {
-      Cell<K> cell = cell(key, now);
+      Cell<K> cell = cell(key, now, tolerance);
       long stored = cell.get();
       if (stored == RETIRED) {
         unfront(cell);
@@ -144,7 +144,7 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
     return now;
   }
 
-  private Cell<K> cell(K key, long now) {
+  private Cell<K> cell(K key, long now, long tolerance) {
     int slot = spread(key.hashCode()) & frontMask;
     Cell<K> cell = front.get(slot);
     if (cell != null && cell.key.equals(key)) {
@@ -156,7 +156,8 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
     }
     cell = cells.getIfPresent(key);
     if (cell == null) {
-      cell = cells.get(key, this::newCell);
+      // Only a new key pays for this capturing lambda; it already pays for a cell and a node.
+      cell = cells.get(key, k -> newCell(k, now, tolerance));
     }
     front.lazySet(slot, cell); // a release store: a reader that misses it only goes to Caffeine
     return cell;
@@ -167,14 +168,22 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
     front.compareAndSet(slot, cell, null);
   }
 
-  private Cell<K> newCell(K key) {
-    long now = clock.nanoTime();
+  /**
+   * A cell for a key that has none, on the decision's own time. Reading the clock again here
+   * would start the cell a little after the decision's {@code now}, so a new key would seem to owe
+   * that difference and a first call costing the whole burst would be refused. A full bucket is
+   * stored as {@code now - tolerance} rather than {@code now}: any TAT not after a decision's time
+   * means a full bucket, and this one stays full for a racing decision that read the clock just
+   * before this one.
+   */
+  private Cell<K> newCell(K key, long now, long tolerance) {
+    long full = now - tolerance == RETIRED ? RETIRED + 1 : now - tolerance;
     int slot = spread(key.hashCode()) & ghostMask;
     Ghost<K> ghost = ghosts.get(slot);
     if (ghost != null && ghost.key.equals(key) && ghosts.compareAndSet(slot, ghost, null)) {
-      return new Cell<>(key, ghost.tat - now > 0 ? ghost.tat : now, now);
+      return new Cell<>(key, ghost.tat - full > 0 ? ghost.tat : full, now);
     }
-    return new Cell<>(key, now, now);
+    return new Cell<>(key, full, now);
   }
 
   private void retire(K key, Cell<K> cell) {
@@ -182,7 +191,10 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
       return;
     }
     long tat = cell.getAndSet(RETIRED);
-    long now = clock.nanoTime();
+    // Eviction runs inside a decision (or size()): the published reading is at most a tick old
+    // and never later than the real time, so a debt is never forgotten early, and the decision
+    // does not pay for a second clock read.
+    long now = coarseNow;
     if (tat == RETIRED || tat - now <= 0) {
       return; // full bucket: nothing to remember
     }

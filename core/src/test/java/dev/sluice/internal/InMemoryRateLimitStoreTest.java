@@ -3,7 +3,9 @@ package dev.sluice.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.RateLimitDecision;
+import dev.sluice.RateLimitStore;
 import dev.sluice.RateLimiter;
+import dev.sluice.TickingClock;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
@@ -81,5 +83,38 @@ class InMemoryRateLimitStoreTest {
     now.addAndGet(Duration.ofMinutes(1).toNanos());
     assertThat(size(limiter)).isZero();
     assertThat(limiter.tryAcquire(7).remaining()).isEqualTo(4);
+  }
+
+  @Test
+  void floodOfFreshKeys_allAllowed_andAnEvictedKeyComesBackFresh_onATickingClock() {
+    TickingClock ticking = new TickingClock(1);
+    GcraRateLimiter<Integer> limiter = (GcraRateLimiter<Integer>) RateLimiter.builder()
+        .limit(1, Duration.ofMinutes(1)).maxKeys(MAX_KEYS).clock(ticking).<Integer>build();
+    assertThat(limiter.tryAcquire(-1).allowed()).isTrue();
+    for (int key = 0; key < 5 * MAX_KEYS; key++) {
+      assertThat(limiter.tryAcquirePermit(key)).as("fresh key %d", key).isTrue();
+    }
+    assertThat(size(limiter)).isLessThanOrEqualTo(MAX_KEYS);
+    ticking.advance(Duration.ofMinutes(1));
+    for (int key = 5 * MAX_KEYS; key < 10 * MAX_KEYS; key++) {
+      assertThat(limiter.tryAcquirePermit(key)).as("fresh key %d", key).isTrue();
+    }
+    RateLimitDecision back = limiter.tryAcquire(-1);
+    assertThat(back.allowed()).isTrue();
+    assertThat(back.remaining()).isZero();
+    assertThat(back.resetAfter()).isEqualTo(Duration.ofMinutes(1));
+  }
+
+  @Test
+  void storeOutcome_ofAFreshKey_isDecidedOnTheOneClockRead() {
+    TickingClock ticking = new TickingClock(1);
+    InMemoryRateLimitStore<String> store = new InMemoryRateLimitStore<>(ticking, 100, 1_000);
+    for (int i = 0; i < 500; i++) {
+      long now = ticking.peek();
+      long reads = ticking.reads();
+      RateLimitStore.Outcome outcome = store.acquire("k" + i, 1_000, 1_000);
+      assertThat(outcome).isEqualTo(new RateLimitStore.Outcome(true, now + 1_000, now));
+      assertThat(ticking.reads() - reads).isEqualTo(1);
+    }
   }
 }
