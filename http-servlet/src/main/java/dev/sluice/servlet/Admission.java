@@ -12,6 +12,7 @@ import jakarta.servlet.AsyncEvent;
 import jakarta.servlet.AsyncListener;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletInputStream;
 import jakarta.servlet.ServletRequestWrapper;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -65,6 +66,8 @@ final class Admission implements AsyncListener, BodyReader.Sink {
   private final RouteRule rule;
   private final RuleCounters count;
   private final HttpServletRequest request;
+  /** What the handler gets: the request, or it wrapped around its body once read. */
+  private HttpServletRequest forHandler;
   private final HttpServletResponse response;
   private final AtomicInteger phase = new AtomicInteger(START);
   private final AtomicBoolean settled = new AtomicBoolean();
@@ -88,6 +91,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     this.rule = rule;
     this.count = count;
     this.request = request;
+    this.forHandler = request;
     this.response = response;
   }
 
@@ -108,10 +112,37 @@ final class Admission implements AsyncListener, BodyReader.Sink {
       return;
     }
     if (hasUnreadBody()) {
-      readBody();
-      return;
+      byte[] body;
+      try {
+        body = bodyIfArrived();
+      } catch (IOException e) {
+        count.clientAborts.increment(); // nothing was charged but the limits
+        SluiceFilter.LOG.debug("rule '{}': client left while sending its body", rule.name(), e);
+        return;
+      }
+      if (body == null) {
+        readBody();
+        return;
+      }
+      BufferedBodyRequest buffered = new BufferedBodyRequest(request);
+      buffered.body(body);
+      forHandler = buffered;
     }
     admit(chain);
+  }
+
+  /**
+   * Reads a body that has already arrived whole (a small body usually comes in the same packet
+   * as the head) without going asynchronous: {@code available()} promises the read cannot block.
+   *
+   * @return the body, or null when it has not all arrived yet
+   */
+  private byte[] bodyIfArrived() throws IOException {
+    if (declaredLength <= 0) {
+      return null;
+    }
+    ServletInputStream in = request.getInputStream();
+    return in.available() < declaredLength ? null : in.readNBytes((int) declaredLength);
   }
 
   private String clientAddress() {
@@ -336,7 +367,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     pending = p;
     if (async == null) {
       try {
-        AsyncContext context = request.startAsync(request, response);
+        AsyncContext context = request.startAsync(forHandler, response);
         context.setTimeout(0);
         context.addListener(this);
         async = context;
@@ -403,7 +434,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
 
   private void proceed(FilterChain chain) throws IOException, ServletException {
     if (async == null) {
-      runHandler(request, response, chain);
+      runHandler(forHandler, response, chain);
     } else {
       phase.set(DISPATCHED);
       dispatch();

@@ -72,6 +72,7 @@ class HostileClientTest {
       byte[] body = form != null ? form.getBytes(StandardCharsets.UTF_8)
           : req.getInputStream().readAllBytes();
       res.setContentType("text/plain;charset=utf-8");
+      res.setHeader("X-Dispatch", req.getDispatcherType().name());
       res.getWriter().write("echo:" + new String(body, StandardCharsets.UTF_8));
     }
   }
@@ -316,6 +317,26 @@ class HostileClientTest {
       SlowClient.Response r = c.lastChunk().read();
       assertThat(r.status()).as(r.head()).isEqualTo(200);
       assertThat(r.body().equals("echo:" + body)).as("chunked body echoed intact").isTrue();
+    }
+  }
+
+  @Test
+  void aBodyThatArrivedWithItsHead_isReadAtOnce_aLateOneAsynchronously() throws Exception {
+    SluiceFilter f = filter().rule(RouteRule.builder("chat").path("/api/chat").build()).build();
+    start(f, new Echo());
+    try (SlowClient c = SlowClient.connect(jetty.uri("/"))) {
+      // One write: head and body reach the server in one segment.
+      c.send("POST /api/chat HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
+      SlowClient.Response r = c.read();
+      assertThat(r.body()).isEqualTo("echo:hello");
+      assertThat(r.header("X-Dispatch")).isEqualTo("REQUEST");
+    }
+    try (SlowClient c = SlowClient.connect(jetty.uri("/"))) {
+      c.head("POST", "/api/chat", "Content-Length: 5");
+      await(() -> f.stats().readingBodies() == 1, "the server waits for the body");
+      SlowClient.Response r = c.send("later").read();
+      assertThat(r.body()).isEqualTo("echo:later");
+      assertThat(r.header("X-Dispatch")).isEqualTo("ASYNC");
     }
   }
 
