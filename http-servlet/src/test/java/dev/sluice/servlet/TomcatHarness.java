@@ -37,6 +37,15 @@ final class TomcatHarness implements ServletContainer {
     TOMCAT_LOG.setLevel(Level.WARNING);
     // Each test starts its own Tomcat; without JMX their MBean names cannot collide.
     Registry.disableRegistry();
+    // Without a catalina.home, the first Tomcat makes its base directory the home of all later
+    // ones, which then re-create it after it was deleted. Tomcat writes nothing to this one.
+    try {
+      Path home = Files.createTempDirectory("sluice-tomcat-home");
+      home.toFile().deleteOnExit();
+      System.setProperty("catalina.home", home.toString());
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot create catalina.home", e);
+    }
   }
 
   private final Path baseDir;
@@ -48,17 +57,17 @@ final class TomcatHarness implements ServletContainer {
   private int servlets;
 
   TomcatHarness(int maxThreads) {
+    Http11NioProtocol http = new Http11NioProtocol();
     try {
       baseDir = Files.createTempDirectory("sluice-tomcat");
       Files.createDirectories(baseDir.resolve("docs"));
+      http.setAddress(InetAddress.getByName("127.0.0.1"));
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot create Tomcat's base directory", e);
+      throw new UncheckedIOException("cannot prepare Tomcat", e);
     }
     tomcat.setBaseDir(baseDir.toString());
-    Http11NioProtocol http = new Http11NioProtocol();
     connector = new Connector(http);
     connector.setPort(0);
-    http.setAddress(InetAddress.getLoopbackAddress());
     http.setMaxThreads(maxThreads);
     http.setMinSpareThreads(Math.min(8, maxThreads));
     tomcat.setConnector(connector);
