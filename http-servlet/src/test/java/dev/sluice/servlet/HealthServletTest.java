@@ -21,7 +21,11 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-class HealthServletTest {
+/**
+ * The health/admin servlet over HTTP, run once per container: {@link HealthServletJettyTest},
+ * {@link HealthServletTomcatTest}.
+ */
+abstract class HealthServletTest {
   private static final String TOKEN = "s3cret-admin-token-0123456789";
 
   private final AtomicLong now = new AtomicLong();
@@ -36,12 +40,15 @@ class HealthServletTest {
       .add(() -> new ComponentHealth("db", dbScore, Map.of("latencyMs", 12.5),
           dbScore < 50 ? List.of("database \"slow\": check it") : List.of()))
       .build();
-  private JettyHarness jetty;
+  private ServletContainer server;
+
+  /** A new, unstarted container of the kind this subclass tests. */
+  abstract ServletContainer container(int maxThreads);
 
   @AfterEach
   void stop() {
-    if (jetty != null) {
-      jetty.close();
+    if (server != null) {
+      server.close();
     }
     queue.close();
   }
@@ -49,22 +56,22 @@ class HealthServletTest {
   private void start(String token) throws Exception {
     HealthServlet servlet = HealthServlet.builder(monitor).adminToken(token).queue(queue)
         .circuitBreakers(breaker).maxBodyBytes(64).build();
-    jetty = new JettyHarness(8).servlet("/api/system-health", servlet).start();
+    server = container(8).servlet("/api/system-health", servlet).start();
   }
 
   private HttpResponse<String> post(String body, String... headers) throws Exception {
-    HttpRequest.Builder b = HttpRequest.newBuilder(jetty.uri("/api/system-health"))
+    HttpRequest.Builder b = HttpRequest.newBuilder(server.uri("/api/system-health"))
         .POST(HttpRequest.BodyPublishers.ofString(body));
     for (int i = 0; i + 1 < headers.length; i += 2) {
       b.header(headers[i], headers[i + 1]);
     }
-    return jetty.send(b);
+    return server.send(b);
   }
 
   @Test
   void get_withoutToken_answersOnlyTheSummary() throws Exception {
     start(TOKEN);
-    HttpResponse<String> r = jetty.get("/api/system-health");
+    HttpResponse<String> r = server.get("/api/system-health");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).isEqualTo("{\"status\":\"healthy\",\"score\":100}");
     assertThat(r.headers().firstValue("Cache-Control")).hasValue("no-store");
@@ -74,9 +81,9 @@ class HealthServletTest {
   void get_withToken_answersEveryComponent_andUnhealthyIs503() throws Exception {
     start(TOKEN);
     dbScore = 10;
-    HttpResponse<String> r = jetty.get("/api/system-health", "Authorization", "Bearer " + TOKEN);
+    HttpResponse<String> r = server.get("/api/system-health", "Authorization", "Bearer " + TOKEN);
     assertThat(r.statusCode()).isEqualTo(503);
-    JsonNode body = JettyHarness.json(r);
+    JsonNode body = ServletContainer.json(r);
     assertThat(body.get("status").asText()).isEqualTo("unhealthy");
     assertThat(body.get("components")).hasSize(3);
     JsonNode db = body.get("components").get(2);
@@ -91,7 +98,7 @@ class HealthServletTest {
   @Test
   void get_withWrongToken_is401() throws Exception {
     start(TOKEN);
-    HttpResponse<String> r = jetty.get("/api/system-health", "Authorization", "Bearer nope");
+    HttpResponse<String> r = server.get("/api/system-health", "Authorization", "Bearer nope");
     assertThat(r.statusCode()).isEqualTo(401);
     assertThat(r.headers().firstValue("WWW-Authenticate").orElseThrow()).startsWith("Bearer");
   }
@@ -101,7 +108,7 @@ class HealthServletTest {
     start(null);
     HttpResponse<String> r = post("{\"action\":\"reset-queue\"}", "Authorization", "Bearer x");
     assertThat(r.statusCode()).isEqualTo(403);
-    assertThat(JettyHarness.json(r).get("error").asText()).isEqualTo("admin_disabled");
+    assertThat(ServletContainer.json(r).get("error").asText()).isEqualTo("admin_disabled");
   }
 
   @Test
@@ -125,17 +132,17 @@ class HealthServletTest {
     String auth = "Bearer " + TOKEN;
     HttpResponse<String> unknown = post("{\"action\":\"reboot\"}", "Authorization", auth);
     assertThat(unknown.statusCode()).isEqualTo(400);
-    assertThat(JettyHarness.json(unknown).get("error").asText()).isEqualTo("unknown_action");
-    assertThat(JettyHarness.json(unknown).get("message").asText()).contains("reset-queue");
+    assertThat(ServletContainer.json(unknown).get("error").asText()).isEqualTo("unknown_action");
+    assertThat(ServletContainer.json(unknown).get("message").asText()).contains("reset-queue");
     HttpResponse<String> malformed = post("{\"action\":", "Authorization", auth);
     assertThat(malformed.statusCode()).isEqualTo(400);
-    assertThat(JettyHarness.json(malformed).get("error").asText()).isEqualTo("malformed_json");
+    assertThat(ServletContainer.json(malformed).get("error").asText()).isEqualTo("malformed_json");
     assertThat(post("[\"reset-queue\"]", "Authorization", auth).statusCode()).isEqualTo(400);
     assertThat(post("{}", "Authorization", auth).statusCode()).isEqualTo(400);
     HttpResponse<String> big = post("{\"action\":\"reset-queue\",\"pad\":\"" + "x".repeat(100)
         + "\"}", "Authorization", auth);
     assertThat(big.statusCode()).isEqualTo(413);
-    assertThat(JettyHarness.json(big).get("error").asText()).isEqualTo("body_too_large");
+    assertThat(ServletContainer.json(big).get("error").asText()).isEqualTo("body_too_large");
   }
 
   @Test

@@ -11,8 +11,6 @@ import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.Socket;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -28,14 +26,25 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-class SluiceFilterQueueTest {
-  private JettyHarness jetty;
-  private RequestQueue<String> queue;
+/**
+ * Queueing in the filter over HTTP, run once per container: {@link SluiceFilterQueueJettyTest},
+ * {@link SluiceFilterQueueTomcatTest}. What a container does when a queued client disconnects
+ * differs, so each subclass holds its own test of that.
+ */
+abstract class SluiceFilterQueueTest {
+  ServletContainer server;
+  RequestQueue<String> queue;
+
+  /** A new, unstarted container of the kind this subclass tests. */
+  abstract ServletContainer container(int maxThreads);
+
+  /** The watcher {@link DisconnectWatcher#automatic()} picks when deployed in this container. */
+  abstract DisconnectWatcher deployedWatcher();
 
   @AfterEach
   void stop() {
-    if (jetty != null) {
-      jetty.close();
+    if (server != null) {
+      server.close();
     }
     if (queue != null) {
       queue.close();
@@ -43,7 +52,7 @@ class SluiceFilterQueueTest {
   }
 
   /** Counts how many requests are inside at once; holds each until released. */
-  private static final class Gate extends HttpServlet {
+  static final class Gate extends HttpServlet {
     private static final long serialVersionUID = 1L;
     final AtomicInteger inside = new AtomicInteger();
     final AtomicInteger highWater = new AtomicInteger();
@@ -87,10 +96,14 @@ class SluiceFilterQueueTest {
    * Lets the test wait for events instead of polling: the filter calls {@code watch} right after
    * it suspends a request in the queue, and the real watcher's callback when that client leaves.
    */
-  private static final class Signals implements DisconnectWatcher {
-    private final DisconnectWatcher real = DisconnectWatcher.automatic();
+  static final class Signals implements DisconnectWatcher {
+    private final DisconnectWatcher real;
     final Semaphore suspended = new Semaphore(0);
     final Semaphore departed = new Semaphore(0);
+
+    Signals(DisconnectWatcher real) {
+      this.real = real;
+    }
 
     @Override
     public Watch watch(HttpServletRequest request, Runnable onDisconnect) {
@@ -103,25 +116,25 @@ class SluiceFilterQueueTest {
     }
   }
 
-  private final Signals signals = new Signals();
+  final Signals signals = new Signals(deployedWatcher());
 
-  private static void await(Semaphore events, int count, String what)
+  static void await(Semaphore events, int count, String what)
       throws InterruptedException {
     assertThat(events.tryAcquire(count, 10, TimeUnit.SECONDS)).as(what).isTrue();
   }
 
-  private CompletableFuture<HttpResponse<String>> postAsync(String body) {
-    return jetty.client.sendAsync(HttpRequest.newBuilder(jetty.uri("/api/chat"))
+  CompletableFuture<HttpResponse<String>> postAsync(String body) {
+    return server.client().sendAsync(HttpRequest.newBuilder(server.uri("/api/chat"))
             .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.ofString(body))
             .build(), HttpResponse.BodyHandlers.ofString());
   }
 
-  private RequestQueue.Builder queueBuilder() {
+  RequestQueue.Builder queueBuilder() {
     return RequestQueue.builder().name("app").priorities("chat", "research", "export")
         .timeout(Duration.ofSeconds(30));
   }
 
-  private SluiceFilter filter(RequestQueue<String> q) {
+  SluiceFilter filter(RequestQueue<String> q) {
     return SluiceFilter.builder().queue(q).disconnectWatcher(signals)
         .rule(RouteRule.builder("chat").path("/api/chat").queuePriority("chat").build())
         .build();
@@ -134,20 +147,26 @@ class SluiceFilterQueueTest {
     Gate gate = new Gate();
     gate.arrivals = new CountDownLatch(20);
     // 40 container threads: 20 held by admitted requests, the waiting 80 must hold none.
-    jetty = new JettyHarness(40).filter(filter(queue))
+    server = container(40).filter(filter(queue))
         .servlet("/api/chat", gate).servlet("/api/quick", new Quick()).start();
 
     List<CompletableFuture<HttpResponse<String>>> responses = new ArrayList<>();
+    CountDownLatch refused = new CountDownLatch(20);
     for (int i = 0; i < 100; i++) {
-      responses.add(postAsync("m" + i));
+      CompletableFuture<HttpResponse<String>> response = postAsync("m" + i);
+      response.thenRun(refused::countDown);
+      responses.add(response);
     }
     assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
     await(signals.suspended, 60, "60 requests to wait in the queue");
+    // While the gate is shut only refusals can answer. Wait for all 20: a request still on its
+    // way when a slot frees would find room in the queue and be served.
+    assertThat(refused.await(10, TimeUnit.SECONDS)).as("20 requests to be refused").isTrue();
     assertThat(queue.stats().queued()).isEqualTo(60);
 
     // While 20 run and 60 wait, an unqueued route still answers at once.
     for (int i = 0; i < 5; i++) {
-      assertThat(jetty.get("/api/quick").body()).isEqualTo("quick");
+      assertThat(server.get("/api/quick").body()).isEqualTo("quick");
     }
     assertThat(gate.inside.get()).isEqualTo(20);
 
@@ -162,7 +181,7 @@ class SluiceFilterQueueTest {
       } else {
         assertThat(r.statusCode()).isEqualTo(503);
         assertThat(r.headers().firstValue("Retry-After")).isPresent();
-        JsonNode body = JettyHarness.json(r);
+        JsonNode body = ServletContainer.json(r);
         assertThat(body.get("error").asText()).isEqualTo("overloaded");
         assertThat(body.get("reason").asText()).isEqualTo("queue_full");
         overloaded++;
@@ -181,86 +200,28 @@ class SluiceFilterQueueTest {
   }
 
   @Test
-  void clientDisconnectingWhileQueued_givesItsPlaceBack() throws Exception {
-    queue = queueBuilder().maxConcurrent(1).maxConcurrentPerKey(1).build();
-    Gate gate = new Gate();
-    gate.arrivals = new CountDownLatch(1);
-    SluiceFilter filter = filter(queue);
-    jetty = new JettyHarness(16).filter(filter).servlet("/api/chat", gate).start();
-
-    CompletableFuture<HttpResponse<String>> holder = postAsync("first");
-    assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
-
-    try (Socket socket = new Socket("127.0.0.1", jetty.uri("/").getPort())) {
-      OutputStream out = socket.getOutputStream();
-      out.write(("POST /api/chat HTTP/1.1\r\nHost: test\r\nContent-Length: 4\r\n\r\ngone")
-          .getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-      await(signals.suspended, 1, "the raw request to queue");
-      assertThat(queue.stats().queued()).isEqualTo(1);
-    }
-    await(signals.departed, 1, "the departed client to be noticed");
-    assertThat(queue.stats().queued()).isZero();
-    assertThat(filter.stats("chat").abandoned()).isEqualTo(1);
-    assertThat(queue.stats().cancelled()).isEqualTo(1);
-
-    // The slot the departed client would have taken goes to the next request.
-    CompletableFuture<HttpResponse<String>> next = postAsync("next");
-    await(signals.suspended, 1, "the next request to queue");
-    gate.open.countDown();
-    assertThat(holder.get(10, TimeUnit.SECONDS).body()).isEqualTo("served first");
-    assertThat(next.get(10, TimeUnit.SECONDS).body()).isEqualTo("served next");
-    assertThat(queue.stats().active()).isZero();
-    assertThat(gate.served.get()).isEqualTo(2);
-  }
-
-  @Test
   void queuedRequest_onKeepAliveConnection_isServedAndConnectionReused() throws Exception {
     queue = queueBuilder().maxConcurrent(1).maxConcurrentPerKey(1).build();
     Gate gate = new Gate();
     gate.arrivals = new CountDownLatch(1);
-    jetty = new JettyHarness(16).filter(filter(queue)).servlet("/api/chat", gate).start();
+    server = container(16).filter(filter(queue)).servlet("/api/chat", gate).start();
     CompletableFuture<HttpResponse<String>> holder = postAsync("a");
     assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
-    try (Socket socket = new Socket("127.0.0.1", jetty.uri("/").getPort())) {
-      socket.setSoTimeout(10_000);
-      OutputStream out = socket.getOutputStream();
-      out.write(("POST /api/chat HTTP/1.1\r\nHost: test\r\nContent-Length: 1\r\n\r\nb")
-          .getBytes(StandardCharsets.US_ASCII));
-      out.flush();
+    try (Socket socket = RawHttp.connect(server)) {
+      RawHttp.write(socket,
+          "POST /api/chat HTTP/1.1\r\nHost: test\r\nContent-Length: 1\r\n\r\nb");
       await(signals.suspended, 1, "the raw request to queue");
       gate.open.countDown();
-      String first = readResponse(socket.getInputStream());
+      String first = RawHttp.readResponse(socket.getInputStream());
       assertThat(first).startsWith("HTTP/1.1 200").endsWith("served b");
       assertThat(first).doesNotContainIgnoringCase("Connection: close");
       // The same connection takes a second request.
-      out.write(("POST /api/chat HTTP/1.1\r\nHost: test\r\nContent-Length: 1\r\n\r\nc")
-          .getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-      assertThat(readResponse(socket.getInputStream())).endsWith("served c");
+      RawHttp.write(socket,
+          "POST /api/chat HTTP/1.1\r\nHost: test\r\nContent-Length: 1\r\n\r\nc");
+      assertThat(RawHttp.readResponse(socket.getInputStream())).endsWith("served c");
     }
     assertThat(holder.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);
     assertThat(queue.stats().active()).isZero();
-  }
-
-  /** Reads one HTTP/1.1 response with a Content-Length body from a raw socket. */
-  private static String readResponse(InputStream in) throws IOException {
-    StringBuilder head = new StringBuilder();
-    while (!head.toString().endsWith("\r\n\r\n")) {
-      int c = in.read();
-      if (c < 0) {
-        throw new IOException("connection closed after: " + head);
-      }
-      head.append((char) c);
-    }
-    int length = 0;
-    for (String line : head.toString().split("\r\n")) {
-      if (line.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) {
-        length = Integer.parseInt(line.substring(15).trim());
-      }
-    }
-    byte[] body = in.readNBytes(length);
-    return head + new String(body, StandardCharsets.UTF_8);
   }
 
   @Test
@@ -272,7 +233,7 @@ class SluiceFilterQueueTest {
     Gate gate = new Gate();
     gate.arrivals = new CountDownLatch(1);
     SluiceFilter filter = filter(queue);
-    jetty = new JettyHarness(16).filter(filter).servlet("/api/chat", gate).start();
+    server = container(16).filter(filter).servlet("/api/chat", gate).start();
     CompletableFuture<HttpResponse<String>> holder = postAsync("a");
     assertThat(gate.arrivals.await(10, TimeUnit.SECONDS)).isTrue();
     CompletableFuture<HttpResponse<String>> waiting = postAsync("b");
@@ -281,7 +242,7 @@ class SluiceFilterQueueTest {
     HttpResponse<String> r = waiting.get(10, TimeUnit.SECONDS);
     assertThat(r.statusCode()).isEqualTo(503);
     assertThat(r.headers().firstValue("Cache-Control")).hasValue("no-store");
-    assertThat(JettyHarness.json(r).get("reason").asText()).isEqualTo("timed_out");
+    assertThat(ServletContainer.json(r).get("reason").asText()).isEqualTo("timed_out");
     assertThat(filter.stats("chat").shed()).isEqualTo(1);
     gate.open.countDown();
     assertThat(holder.get(10, TimeUnit.SECONDS).statusCode()).isEqualTo(200);

@@ -26,14 +26,21 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-class SluiceFilterTest {
+/**
+ * The filter's HTTP behaviour, run once per container: {@link SluiceFilterJettyTest},
+ * {@link SluiceFilterTomcatTest}.
+ */
+abstract class SluiceFilterTest {
   private final AtomicLong now = new AtomicLong();
-  private JettyHarness jetty;
+  private ServletContainer server;
+
+  /** A new, unstarted container of the kind this subclass tests. */
+  abstract ServletContainer container(int maxThreads);
 
   @AfterEach
   void stop() throws Exception {
-    if (jetty != null) {
-      jetty.close();
+    if (server != null) {
+      server.close();
     }
   }
 
@@ -107,7 +114,7 @@ class SluiceFilterTest {
   }
 
   private void start(SluiceFilter filter, HttpServlet servlet) throws Exception {
-    jetty = new JettyHarness(16).filter(TEST_AUTH).filter(filter)
+    server = container(16).filter(TEST_AUTH).filter(filter)
         .servlet("/api/*", servlet).servlet("/free", new Ok()).start();
   }
 
@@ -118,13 +125,13 @@ class SluiceFilterTest {
     start(f, new Ok());
 
     for (int i = 0; i < 5; i++) {
-      HttpResponse<String> ok = jetty.post("/api/chat");
+      HttpResponse<String> ok = server.post("/api/chat");
       assertThat(ok.statusCode()).isEqualTo(200);
       assertThat(ok.headers().firstValue("RateLimit-Policy")).hasValue("\"chat\";q=5;w=60");
       assertThat(ok.headers().firstValue("RateLimit"))
           .hasValue("\"chat\";r=" + (4 - i) + ";t=" + (12 * (i + 1)));
     }
-    HttpResponse<String> refused = jetty.post("/api/chat");
+    HttpResponse<String> refused = server.post("/api/chat");
     assertThat(refused.statusCode()).isEqualTo(429);
     assertThat(refused.headers().firstValue("Retry-After")).hasValue("12");
     assertThat(refused.headers().firstValue("RateLimit-Policy")).hasValue("\"chat\";q=5;w=60");
@@ -132,16 +139,16 @@ class SluiceFilterTest {
     assertThat(refused.headers().firstValue("Cache-Control")).hasValue("no-store");
     assertThat(refused.headers().firstValue("Content-Type").orElseThrow())
         .startsWith("application/json");
-    JsonNode body = JettyHarness.json(refused);
+    JsonNode body = ServletContainer.json(refused);
     assertThat(body.get("error").asText()).isEqualTo("rate_limited");
     assertThat(body.get("retryAfterSeconds").asLong()).isEqualTo(12);
     assertThat(body.get("message").asText()).contains("12 s");
 
     // GET is not covered by the POST rule; other paths are not covered at all.
-    assertThat(jetty.get("/api/chat").statusCode()).isEqualTo(200);
-    assertThat(jetty.post("/free").statusCode()).isEqualTo(200);
+    assertThat(server.get("/api/chat").statusCode()).isEqualTo(200);
+    assertThat(server.post("/free").statusCode()).isEqualTo(200);
     // A trailing slash does not escape the rule.
-    assertThat(jetty.post("/api/chat/").statusCode()).isEqualTo(429);
+    assertThat(server.post("/api/chat/").statusCode()).isEqualTo(429);
     assertThat(f.stats("chat").rateLimited()).isEqualTo(2);
     assertThat(f.stats("chat").admitted()).isEqualTo(5);
   }
@@ -150,20 +157,20 @@ class SluiceFilterTest {
   void admittedResponses_withHeadersSwitchedOff_carryNoRateLimitHeaders() throws Exception {
     start(filter().rateLimitHeadersOnAdmitted(false)
         .rule(RouteRule.builder("chat").perIp(limiter("chat", 1)).build()).build(), new Ok());
-    HttpResponse<String> ok = jetty.post("/api/chat");
+    HttpResponse<String> ok = server.post("/api/chat");
     assertThat(ok.statusCode()).isEqualTo(200);
     assertThat(ok.headers().firstValue("RateLimit")).isEmpty();
-    assertThat(jetty.post("/api/chat").headers().firstValue("RateLimit")).isPresent();
+    assertThat(server.post("/api/chat").headers().firstValue("RateLimit")).isPresent();
   }
 
   @Test
   void forwardedFor_fromUntrustedPeer_doesNotChangeTheKey() throws Exception {
     start(filter().rule(RouteRule.builder("chat").perIp(limiter("chat", 1)).build()).build(),
         new Ok());
-    assertThat(jetty.post("/api/chat", "X-Forwarded-For", "198.51.100.1").statusCode())
+    assertThat(server.post("/api/chat", "X-Forwarded-For", "198.51.100.1").statusCode())
         .isEqualTo(200);
     // A different claimed client is still the same socket peer: refused.
-    assertThat(jetty.post("/api/chat", "X-Forwarded-For", "198.51.100.2").statusCode())
+    assertThat(server.post("/api/chat", "X-Forwarded-For", "198.51.100.2").statusCode())
         .isEqualTo(429);
   }
 
@@ -172,16 +179,16 @@ class SluiceFilterTest {
     start(filter()
         .clientAddressResolver(ClientAddressResolver.builder().trustedProxies("127.0.0.1").build())
         .rule(RouteRule.builder("chat").perIp(limiter("chat", 1)).build()).build(), new Ok());
-    assertThat(jetty.post("/api/chat", "X-Forwarded-For", "198.51.100.1").statusCode())
+    assertThat(server.post("/api/chat", "X-Forwarded-For", "198.51.100.1").statusCode())
         .isEqualTo(200);
-    assertThat(jetty.post("/api/chat", "X-Forwarded-For", "198.51.100.2").statusCode())
+    assertThat(server.post("/api/chat", "X-Forwarded-For", "198.51.100.2").statusCode())
         .isEqualTo(200);
-    assertThat(jetty.post("/api/chat", "X-Forwarded-For", "198.51.100.1").statusCode())
+    assertThat(server.post("/api/chat", "X-Forwarded-For", "198.51.100.1").statusCode())
         .isEqualTo(429);
     // IPv6 clients in one /64 share a key.
-    assertThat(jetty.post("/api/chat", "X-Forwarded-For", "2001:db8::1").statusCode())
+    assertThat(server.post("/api/chat", "X-Forwarded-For", "2001:db8::1").statusCode())
         .isEqualTo(200);
-    assertThat(jetty.post("/api/chat", "X-Forwarded-For", "2001:db8::2").statusCode())
+    assertThat(server.post("/api/chat", "X-Forwarded-For", "2001:db8::2").statusCode())
         .isEqualTo(429);
   }
 
@@ -189,14 +196,14 @@ class SluiceFilterTest {
   void perUserLimit_appliesToAuthenticatedRequestsOnly() throws Exception {
     start(filter().rule(RouteRule.builder("chat").perUser(limiter("chat-user", 1)).build())
         .build(), new Ok());
-    assertThat(jetty.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(200);
-    HttpResponse<String> second = jetty.post("/api/chat", "X-Test-User", "alice");
+    assertThat(server.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(200);
+    HttpResponse<String> second = server.post("/api/chat", "X-Test-User", "alice");
     assertThat(second.statusCode()).isEqualTo(429);
     assertThat(second.headers().firstValue("RateLimit-Policy"))
         .hasValue("\"chat-user\";q=1;w=60");
-    assertThat(jetty.post("/api/chat", "X-Test-User", "bob").statusCode()).isEqualTo(200);
-    assertThat(jetty.post("/api/chat").statusCode()).isEqualTo(200);
-    assertThat(jetty.post("/api/chat").statusCode()).isEqualTo(200);
+    assertThat(server.post("/api/chat", "X-Test-User", "bob").statusCode()).isEqualTo(200);
+    assertThat(server.post("/api/chat").statusCode()).isEqualTo(200);
+    assertThat(server.post("/api/chat").statusCode()).isEqualTo(200);
   }
 
   @Test
@@ -204,12 +211,12 @@ class SluiceFilterTest {
     MapQuota quota = new MapQuota(2);
     start(filter().quotaGate(quota)
         .rule(RouteRule.builder("chat").quota("chat").build()).build(), new Ok());
-    assertThat(jetty.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(200);
-    assertThat(jetty.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(200);
-    HttpResponse<String> refused = jetty.post("/api/chat", "X-Test-User", "alice");
+    assertThat(server.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(200);
+    assertThat(server.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(200);
+    HttpResponse<String> refused = server.post("/api/chat", "X-Test-User", "alice");
     assertThat(refused.statusCode()).isEqualTo(429);
     assertThat(refused.headers().firstValue("Cache-Control")).hasValue("no-store");
-    JsonNode body = JettyHarness.json(refused);
+    JsonNode body = ServletContainer.json(refused);
     assertThat(body.get("error").asText()).isEqualTo("quota_exceeded");
     assertThat(body.get("limit").asLong()).isEqualTo(2);
     assertThat(body.get("used").asLong()).isEqualTo(2);
@@ -217,7 +224,7 @@ class SluiceFilterTest {
     assertThat(body.get("resetsAt").asText()).isEqualTo("2030-01-01T00:00:00Z");
     assertThat(Long.parseLong(refused.headers().firstValue("Retry-After").orElseThrow()))
         .isPositive();
-    assertThat(jetty.post("/api/chat", "X-Test-User", "bob").statusCode()).isEqualTo(200);
+    assertThat(server.post("/api/chat", "X-Test-User", "bob").statusCode()).isEqualTo(200);
   }
 
   @Test
@@ -227,11 +234,11 @@ class SluiceFilterTest {
     servlet.status = 502;
     start(filter().quotaGate(quota).rule(RouteRule.builder("chat").quota("chat").build()).build(),
         servlet);
-    assertThat(jetty.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(502);
+    assertThat(server.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(502);
     assertThat(quota.used.get("alice")).isZero();
     servlet.status = 200;
-    assertThat(jetty.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(200);
-    assertThat(jetty.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(429);
+    assertThat(server.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(200);
+    assertThat(server.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(429);
     assertThat(servlet.seenRequestIds).hasSize(2).doesNotHaveDuplicates()
         .allSatisfy(id -> assertThat(id).hasSize(36));
   }
@@ -243,10 +250,10 @@ class SluiceFilterTest {
     servlet.status = 400;
     start(filter().quotaGate(quota).rule(RouteRule.builder("chat").quota("chat")
         .refundWhen(s -> s >= 500 || s == 400).build()).build(), servlet);
-    assertThat(jetty.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(400);
+    assertThat(server.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(400);
     assertThat(quota.used.get("alice")).isZero();
     servlet.status = 404;
-    assertThat(jetty.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(404);
+    assertThat(server.post("/api/chat", "X-Test-User", "alice").statusCode()).isEqualTo(404);
     assertThat(quota.used.get("alice")).isEqualTo(1);
   }
 
@@ -257,7 +264,7 @@ class SluiceFilterTest {
         .perIp(limiter("chat", 2)).quota("chat").shadow(true).build()).build();
     start(f, new Ok());
     for (int i = 0; i < 5; i++) {
-      HttpResponse<String> r = jetty.post("/api/chat", "X-Test-User", "alice");
+      HttpResponse<String> r = server.post("/api/chat", "X-Test-User", "alice");
       assertThat(r.statusCode()).isEqualTo(200);
       assertThat(r.headers().firstValue("RateLimit")).isEmpty();
     }
@@ -289,12 +296,12 @@ class SluiceFilterTest {
         .rule(RouteRule.builder("quota").path("/api/quota").quota("chat").build())
         .build();
     start(f, new Ok());
-    HttpResponse<String> closed = jetty.post("/api/closed");
+    HttpResponse<String> closed = server.post("/api/closed");
     assertThat(closed.statusCode()).isEqualTo(503);
-    assertThat(JettyHarness.json(closed).get("error").asText()).isEqualTo("unavailable");
+    assertThat(ServletContainer.json(closed).get("error").asText()).isEqualTo("unavailable");
     assertThat(closed.headers().firstValue("Retry-After")).hasValue("1");
-    assertThat(jetty.post("/api/open").statusCode()).isEqualTo(200);
-    assertThat(jetty.post("/api/quota", "X-Test-User", "alice").statusCode()).isEqualTo(503);
+    assertThat(server.post("/api/open").statusCode()).isEqualTo(200);
+    assertThat(server.post("/api/quota", "X-Test-User", "alice").statusCode()).isEqualTo(503);
     assertThat(f.stats().storeFailures()).isEqualTo(3);
     dev.sluice.ComponentHealth health = f.healthContributor().check();
     assertThat(health.score()).isEqualTo(40);
@@ -302,7 +309,7 @@ class SluiceFilterTest {
         .containsEntry("storeFailing", true);
     assertThat(health.recommendations()).singleElement().asString().contains("check the database");
     down.set(false);
-    assertThat(jetty.post("/api/closed").statusCode()).isEqualTo(200);
+    assertThat(server.post("/api/closed").statusCode()).isEqualTo(200);
     // Once a whole log interval passes without failures, the filter is healthy again.
     now.addAndGet(Duration.ofMinutes(1).toNanos());
     assertThat(f.healthContributor().check().score()).isEqualTo(100);
@@ -312,10 +319,10 @@ class SluiceFilterTest {
   void errorBodies_areValidJsonWhateverThePolicyNameContains() throws Exception {
     start(filter().rule(RouteRule.builder("odd")
         .perIp(limiter("quote\" back\\slash \u2028 line\nbreak", 1)).build()).build(), new Ok());
-    jetty.post("/api/x");
-    HttpResponse<String> refused = jetty.post("/api/x");
+    server.post("/api/x");
+    HttpResponse<String> refused = server.post("/api/x");
     assertThat(refused.statusCode()).isEqualTo(429);
-    assertThat(JettyHarness.json(refused).get("policy").asText())
+    assertThat(ServletContainer.json(refused).get("policy").asText())
         .isEqualTo("quote\" back\\slash \u2028 line\nbreak");
     assertThat(refused.headers().firstValue("RateLimit-Policy"))
         .hasValue("\"quote\\\" back\\\\slash _ line_break\";q=1;w=60");
