@@ -33,10 +33,16 @@ import org.junit.jupiter.api.Test;
  * bodies, hang-ups, and the operator's mistakes, over real sockets into a real container. Each
  * attack also checks that a legitimate request is still served and that nothing leaks.
  */
-class HostileClientTest {
-  private JettyHarness jetty;
+abstract class HostileClientTest {
+  private ServletContainer jetty;
   private RequestQueue<String> queue;
   private final ManualTimeouts timeouts = new ManualTimeouts();
+
+  /** A fresh, unstarted container with this many threads. */
+  abstract ServletContainer container(int maxThreads);
+
+  /** Whether the container lets the filter notice a client that leaves while queued. */
+  abstract boolean seesQueuedDisconnects();
 
   @AfterEach
   void stop() {
@@ -90,7 +96,7 @@ class HostileClientTest {
 
   private void start(SluiceFilter filter, HttpServlet servlet) throws Exception {
     // Eight threads in all: a slow body that held a thread would starve the legitimate request.
-    jetty = new JettyHarness(8).filter(filter).servlet("/*", servlet).start();
+    jetty = container(8).filter(filter).servlet("/*", servlet).start();
   }
 
   private static void await(BooleanSupplier condition, String what) throws InterruptedException {
@@ -135,7 +141,7 @@ class HostileClientTest {
         assertThat(r).isNotNull();
         assertThat(r.status()).isEqualTo(408);
         assertThat(r.header("Content-Type")).startsWith("application/json");
-        assertThat(JettyHarness.JSON.readTree(r.body()).get("error").asText())
+        assertThat(ServletContainer.JSON.readTree(r.body()).get("error").asText())
             .isEqualTo("body_timeout");
         assertThat(a.closedByServer()).isTrue();
       }
@@ -185,7 +191,7 @@ class HostileClientTest {
     try (SlowClient c = SlowClient.connect(jetty.uri("/"))) {
       SlowClient.Response r = c.head("POST", "/api/chat", "Content-Length: 101").read();
       assertThat(r.status()).isEqualTo(413);
-      JsonNode body = JettyHarness.JSON.readTree(r.body());
+      JsonNode body = ServletContainer.JSON.readTree(r.body());
       assertThat(body.get("error").asText()).isEqualTo("body_too_large");
       assertThat(body.get("limit").asInt()).isEqualTo(100);
     }
@@ -207,7 +213,7 @@ class HostileClientTest {
       c.chunk("b".repeat(40));
       SlowClient.Response r = c.read();
       assertThat(r.status()).isEqualTo(413);
-      assertThat(JettyHarness.JSON.readTree(r.body()).get("limit").asInt()).isEqualTo(64);
+      assertThat(ServletContainer.JSON.readTree(r.body()).get("limit").asInt()).isEqualTo(64);
     }
     try (SlowClient c = SlowClient.connect(jetty.uri("/"))) {
       c.head("POST", "/api/chat", "Transfer-Encoding: chunked").chunk("a".repeat(40))
@@ -256,7 +262,7 @@ class HostileClientTest {
     echo.entered = new CountDownLatch(1);
     start(f, echo);
     // The one slot is taken by a request the handler holds.
-    var first = jetty.client.sendAsync(HttpRequest.newBuilder(jetty.uri("/api/chat"))
+    var first = jetty.client().sendAsync(HttpRequest.newBuilder(jetty.uri("/api/chat"))
         .timeout(Duration.ofSeconds(20)).POST(HttpRequest.BodyPublishers.ofString("first"))
         .build(), HttpResponse.BodyHandlers.ofString());
     assertThat(echo.entered.await(10, TimeUnit.SECONDS)).isTrue();
@@ -264,7 +270,14 @@ class HostileClientTest {
       c.head("POST", "/api/chat", "Transfer-Encoding: chunked").chunk("queued").lastChunk();
       await(() -> queue.stats().queued() == 1, "the chunked request waits in the queue");
     }
-    await(() -> f.stats().abandoned() == 1, "the departed waiter is noticed");
+    if (seesQueuedDisconnects()) {
+      await(() -> f.stats().abandoned() == 1, "the departed waiter is noticed");
+    } else {
+      // The container cannot tell (see SluiceFilterQueueTomcatTest): the queue's timeout is the
+      // bound on how long a departed client holds its place.
+      timeouts.advance(Duration.ofSeconds(60));
+      assertThat(queue.stats().timedOut()).isEqualTo(1);
+    }
     assertThat(queue.stats().queued()).isZero();
     echo.hold.countDown();
     assertThat(first.get(10, TimeUnit.SECONDS).body()).isEqualTo("echo:first");
@@ -280,7 +293,7 @@ class HostileClientTest {
     echo.hold = new CountDownLatch(1);
     echo.entered = new CountDownLatch(1);
     start(f, echo);
-    var first = jetty.client.sendAsync(HttpRequest.newBuilder(jetty.uri("/api/chat"))
+    var first = jetty.client().sendAsync(HttpRequest.newBuilder(jetty.uri("/api/chat"))
         .timeout(Duration.ofSeconds(20)).POST(HttpRequest.BodyPublishers.ofString("first"))
         .build(), HttpResponse.BodyHandlers.ofString());
     assertThat(echo.entered.await(10, TimeUnit.SECONDS)).isTrue();
@@ -376,7 +389,7 @@ class HostileClientTest {
     assertThat(r.statusCode()).isEqualTo(503);
     assertThat(r.headers().firstValue("Content-Type")).hasValueSatisfying(
         t -> assertThat(t).startsWith("application/json"));
-    assertThat(JettyHarness.json(r).get("error").asText()).isEqualTo("unavailable");
+    assertThat(ServletContainer.json(r).get("error").asText()).isEqualTo("unavailable");
     assertThat(r.body()).doesNotContain("Mars", "postgresql", "Exception", "at ");
     assertThat(quota.consumes).hasValue(1);
   }
@@ -462,7 +475,7 @@ class HostileClientTest {
     start(f, new Throws());
     HttpResponse<String> r = post("/api/chat", "hi");
     assertThat(r.statusCode()).isEqualTo(500);
-    assertThat(JettyHarness.json(r).get("error").asText()).isEqualTo("internal_error");
+    assertThat(ServletContainer.json(r).get("error").asText()).isEqualTo("internal_error");
     assertThat(r.body()).doesNotContain("secret", "Exception");
     assertThat(f.stats().failed()).isEqualTo(1);
     assertThat(queue.stats().active()).isZero();
@@ -479,7 +492,7 @@ class HostileClientTest {
         .userKeyResolver(r -> "alice")
         .rule(RouteRule.builder("chat").path("/api/chat").queuePriority("chat").build()).build();
     Echo echo = new Echo();
-    jetty = new JettyHarness(8).filter(perIp).filter(perUser).servlet("/*", echo).start();
+    jetty = container(8).filter(perIp).filter(perUser).servlet("/*", echo).start();
     assertThat(post("/api/chat", "twice filtered").body()).isEqualTo("echo:twice filtered");
     assertThat(perIp.stats().admitted()).isEqualTo(1);
     assertThat(perUser.stats().admitted()).isEqualTo(1);

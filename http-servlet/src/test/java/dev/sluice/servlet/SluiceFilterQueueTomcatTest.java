@@ -18,12 +18,12 @@ class SluiceFilterQueueTomcatTest extends SluiceFilterQueueTest {
   }
 
   /**
-   * In a Tomcat deployment Jetty's classes are absent and {@code automatic()} picks
-   * {@link DisconnectWatcher#none()}; on this test class path Jetty is present too.
+   * Jetty's classes are on this test class path too: {@code automatic()} must still work in
+   * Tomcat (regression: the Jetty watcher threw for Tomcat's requests after they had queued).
    */
   @Override
   DisconnectWatcher deployedWatcher() {
-    return DisconnectWatcher.none();
+    return DisconnectWatcher.automatic();
   }
 
   /**

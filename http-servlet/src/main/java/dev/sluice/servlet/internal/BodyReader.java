@@ -53,9 +53,11 @@ public final class BodyReader implements ReadListener {
    * @param in the request's input stream
    * @param declaredLength the {@code Content-Length}, or -1 when unknown
    * @param limit the most bytes accepted, &gt;= 0
+   * @param arrived the first bytes, already read from {@code in} (may be empty)
    * @param sink where the outcome goes
    */
-  public BodyReader(ServletInputStream in, long declaredLength, int limit, Sink sink) {
+  public BodyReader(ServletInputStream in, long declaredLength, int limit, byte[] arrived,
+      Sink sink) {
     this.in = in;
     this.limit = limit;
     this.sink = sink;
@@ -63,8 +65,10 @@ public final class BodyReader implements ReadListener {
     // grows as bytes really arrive: a client that announces a megabyte and sends one byte holds
     // 8 KiB, not a megabyte. One byte more than the limit tells an oversized body apart.
     long expected = declaredLength >= 0 ? Math.min(declaredLength, (long) limit + 1) : limit + 1L;
-    int initial = (int) Math.min(expected, INITIAL_BUFFER);
-    this.buffer = new byte[Math.max(1, initial)];
+    int initial = (int) Math.max(arrived.length + 1L, Math.min(expected, INITIAL_BUFFER));
+    this.buffer = Arrays.copyOf(arrived, (int) Math.min(initial, (long) limit + 1));
+    this.size = arrived.length;
+    this.received = size;
   }
 
   @Override

@@ -37,7 +37,13 @@ public final class JettyDisconnectWatcher implements DisconnectWatcher {
 
   @Override
   public Watch watch(HttpServletRequest request, Runnable onDisconnect) {
-    ServletContextRequest jetty = ServletContextRequest.getServletContextRequest(request);
+    ServletContextRequest jetty;
+    try {
+      jetty = ServletContextRequest.getServletContextRequest(request);
+    } catch (IllegalStateException e) {
+      // Not a Jetty request: Jetty is on the class path but another container (Tomcat) runs us.
+      return Watch.NONE;
+    }
     if (jetty == null || !jetty.getConnectionMetaData().getProtocol().startsWith("HTTP/1")) {
       // HTTP/2 and HTTP/3 report a reset stream through AsyncListener.onError.
       return Watch.NONE;
