@@ -463,7 +463,7 @@ class AtomicQuotaRepositoryTest {
     assertThatThrownBy(() -> quotas.consume("u", "chat", 1, ""))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("requestId");
     assertThatThrownBy(() -> quotas.consume(TestPostgres.unique("u"), "no-such-quota"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no-such-quota");
+        .isInstanceOf(QuotaConfigurationException.class).hasMessageContaining("no-such-quota");
   }
 
   @Test
