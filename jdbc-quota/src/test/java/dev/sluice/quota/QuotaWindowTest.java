@@ -185,7 +185,7 @@ class QuotaWindowTest {
         + "                      'Australia/Lord_Howe', 'Asia/Kolkata']) z(tz)"
         + "   CROSS JOIN unnest(ARRAY['hour', 'day', 'week', 'month']) u(unit)"
         + "   CROSS JOIN generate_series(timestamptz '2030-01-01 00:00Z',"
-        + "                              timestamptz '2031-12-31 23:30Z', interval '30 minutes') t(at)"
+        + "       timestamptz '2031-12-31 23:30Z', interval '30 minutes') t(at)"
         + "   CROSS JOIN LATERAL sluice.quota_window(u.unit, z.tz, t.at) w),"
         + " paired AS ("
         + "  SELECT s.*, lead(ws) OVER o AS next_ws, lead(we) OVER o AS next_we"
