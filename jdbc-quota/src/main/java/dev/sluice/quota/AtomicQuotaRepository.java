@@ -6,7 +6,6 @@ import dev.sluice.QuotaStoreException;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Types;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -22,6 +21,7 @@ import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.JdbiException;
 import org.jdbi.v3.core.argument.Argument;
+import org.jdbi.v3.core.statement.StatementContext;
 
 /**
  * Per-subject, per-quota allowances in PostgreSQL, through the shipped SQL functions (see
@@ -49,27 +49,56 @@ import org.jdbi.v3.core.argument.Argument;
  * consumes from any number of threads, pools or application instances serialise on the counter
  * row in the database, so the limit is never exceeded.
  *
- * <p><b>Time.</b> By default the database server's clock decides the window, so every instance
- * shares one clock. {@link Builder#clock(Clock)} passes the time as the functions' last argument
- * instead (tests use a fixed clock to cross a window boundary without sleeping).
+ * <p><b>Windows.</b> A counter always belongs to the window that the subject's current plan and
+ * the current time give: the span during which the plan's time zone shows the same hour, day, ISO
+ * week or month. Windows are contiguous and never overlap, across daylight-saving changes too (a
+ * day may have 23 or 25 hours; at a fall-back the repeated hour belongs to the hour it repeats).
+ * When an operator changes a plan's window unit mid-window, the new current window starts with
+ * what the ledger shows was consumed, and not refunded, inside it: never more than was really
+ * used there ({@code sluice.cleanup_old_sessions} may already have deleted older ledger rows, and
+ * then less is carried over).
  *
- * <p><b>Failures.</b> A database failure throws {@link QuotaStoreException}, never a silent
- * allow; {@link QuotaStoreException#outcomeKnown()} is true only when nothing was applied (no
- * connection could be had, or the server reported an error and rolled the call back), and false
- * when the connection broke while the statement was in flight. A caller that retries an unknown
- * outcome with the same request id is charged at most once.
+ * <p><b>Time.</b> The database server's clock decides the window, so every instance shares one
+ * clock, and the functions an application role is granted take no time argument: it cannot charge
+ * a future window. {@link Builder#clock(Clock)} is for tests: it calls the functions' {@code _at}
+ * twins, which take the time as their last argument and which only the schema owner may run.
+ *
+ * <p><b>Failures.</b> Invalid arguments (blank names, amount &lt; 1) throw
+ * {@link IllegalArgumentException} before any database call. Everything that fails in the
+ * database throws {@link QuotaStoreException}, never a silent allow, so a caller can apply one
+ * fail-open or fail-closed choice to every quota failure:
+ * {@link QuotaConfigurationException}, a subtype, when the subject's plan does not define the
+ * quota or the plan's time zone is unknown (an operator's mistake; nothing was applied), and the
+ * base type for everything else. {@link QuotaStoreException#outcomeKnown()} is true only when
+ * nothing was applied (no connection could be had, or the server reported an error and rolled
+ * the call back), and false when the connection broke while the statement was in flight. A caller
+ * that retries an unknown outcome with the same request id is charged at most once. Messages name
+ * the call, the subject and the quota, for the log; they are not meant for end users.
  *
  * <p>Thread-safe: an instance holds only immutable configuration.
  */
 public final class AtomicQuotaRepository implements QuotaGate {
+  // Two forms of each call: on the database clock (what applications are granted), and with the
+  // time as the last argument (the "_at" twins, for tests; see Builder.clock).
   private static final String CONSUME =
+      "SELECT allowed, used, \"limit\", remaining, resets_at FROM sluice.consume_quota(?, ?, ?, ?)";
+  private static final String CONSUME_AT =
       "SELECT allowed, used, \"limit\", remaining, resets_at"
-          + " FROM sluice.consume_quota(?, ?, ?, ?, ?)";
-  private static final String REFUND = "SELECT sluice.refund_quota(?, ?, ?, ?)";
+          + " FROM sluice.consume_quota_at(?, ?, ?, ?, ?)";
+  private static final String CHECK =
+      "SELECT allowed, used, \"limit\", remaining, resets_at FROM sluice.check_quota(?, ?, ?)";
+  private static final String CHECK_AT =
+      "SELECT allowed, used, \"limit\", remaining, resets_at"
+          + " FROM sluice.check_quota_at(?, ?, ?, ?)";
+  private static final String REFUND = "SELECT sluice.refund_quota(?, ?, ?)";
+  private static final String REFUND_AT = "SELECT sluice.refund_quota_at(?, ?, ?, ?)";
   private static final String STATUS =
+      "SELECT subject, plan, used, \"limit\", remaining, resets_at FROM sluice.quota_status(?, ?)";
+  private static final String STATUS_AT =
       "SELECT subject, plan, used, \"limit\", remaining, resets_at"
-          + " FROM sluice.quota_status(?, ?, ?)";
-  private static final String RESET = "SELECT sluice.reset_expired_quota_windows(?)";
+          + " FROM sluice.quota_status_at(?, ?, ?)";
+  private static final String RESET = "SELECT sluice.reset_expired_quota_windows()";
+  private static final String RESET_AT = "SELECT sluice.reset_expired_quota_windows_at(?)";
   private static final String LOAD =
       "SELECT metric, value, status, recommendation FROM sluice.check_system_load()";
   private static final String CLEANUP =
@@ -78,6 +107,9 @@ public final class AtomicQuotaRepository implements QuotaGate {
   private static final String EMERGENCY =
       "SELECT pid, usename, application_name, client_addr, idle_seconds, terminated"
           + " FROM sluice.emergency_cleanup_connections(? * interval '1 microsecond')";
+  private static final String EMERGENCY_DEFAULT =
+      "SELECT pid, usename, application_name, client_addr, idle_seconds, terminated"
+          + " FROM sluice.emergency_cleanup_connections()";
 
   private final Jdbi jdbi;
   private final Clock clock;
@@ -126,8 +158,9 @@ public final class AtomicQuotaRepository implements QuotaGate {
    * @param subject who is charged, such as a user id
    * @param quota the quota's name, such as {@code "chat"}
    * @return the decision, never null
-   * @throws IllegalArgumentException if an argument is blank, or the subject's plan does not
-   *     define the quota
+   * @throws IllegalArgumentException if {@code subject} or {@code quota} is blank
+   * @throws QuotaConfigurationException if the subject's plan does not define the quota, or the
+   *     plan's time zone is not one the database knows
    * @throws QuotaStoreException if the database failed; it says whether the consume happened
    */
   public QuotaDecision consume(String subject, String quota) {
@@ -138,7 +171,8 @@ public final class AtomicQuotaRepository implements QuotaGate {
    * Consumes {@code amount} units if they are available in the current window, creating the
    * subject's account (on the default plan {@code free}) on first use. With a request id, the
    * same id consumes once and answers the same, however often and however concurrently it is
-   * repeated.
+   * repeated; once that consumption has been {@linkplain #refund refunded}, a retry with the id
+   * is a new charge (made once however many retries race), or is refused when nothing is left.
    *
    * @param subject who is charged, such as a user id
    * @param quota the quota's name, such as {@code "chat"}
@@ -146,38 +180,75 @@ public final class AtomicQuotaRepository implements QuotaGate {
    * @param requestId an idempotency key; null for none
    * @return the decision, never null
    * @throws IllegalArgumentException if an argument is invalid (blank subject, quota or request
-   *     id, amount &lt; 1), or the subject's plan does not define the quota
+   *     id, amount &lt; 1)
+   * @throws QuotaConfigurationException if the subject's plan does not define the quota, or the
+   *     plan's time zone is not one the database knows; nothing was consumed
    * @throws QuotaStoreException if the database failed; it says whether the consume happened
    */
   @Override
   public QuotaDecision consume(String subject, String quota, int amount, String requestId) {
     requireText(subject, "subject");
     requireText(quota, "quota");
-    if (amount < 1) {
-      throw new IllegalArgumentException("amount must be >= 1 but was " + amount);
-    }
+    requireAmount(amount);
     if (requestId != null && requestId.isBlank()) {
       throw new IllegalArgumentException("requestId must be null or non-blank but was blank");
     }
-    String what = "consume of '" + quota + "' for '" + subject + "'";
+    return decide(clock == null ? CONSUME : CONSUME_AT, "consume", subject, quota, amount, true,
+        requestId);
+  }
+
+  /**
+   * Answers what {@link #consume(String, String, int, String) consume} would decide now, in one
+   * round trip, without consuming anything or writing to the database: the same plan, window and
+   * clock. {@code used} and {@code remaining} are the current figures; {@code allowed} says
+   * whether {@code amount} more units would be granted. A subject without an account is answered
+   * as on the default plan {@code free} with nothing used, as its first consume would be.
+   *
+   * <p>A check and a later consume are two decisions: units another caller consumes in between
+   * are not held for this one.
+   *
+   * @param subject who would be charged
+   * @param quota the quota's name
+   * @param amount units that would be consumed, &gt;= 1
+   * @return the decision a consume would give now, never null
+   * @throws IllegalArgumentException if {@code subject} or {@code quota} is blank, or
+   *     {@code amount} &lt; 1
+   * @throws QuotaConfigurationException if the subject's plan does not define the quota, or the
+   *     plan's time zone is not one the database knows
+   * @throws QuotaStoreException if the database failed
+   */
+  @Override
+  public QuotaDecision check(String subject, String quota, int amount) {
+    requireText(subject, "subject");
+    requireText(quota, "quota");
+    requireAmount(amount);
+    return decide(clock == null ? CHECK : CHECK_AT, "check", subject, quota, amount, false, null);
+  }
+
+  /**
+   * Runs consume or check: one row, a handful of parameters, on every protected request, so a
+   * plain statement on Jdbi's handle. Jdbi's binding and mapping machinery cost several times the
+   * database call itself here (~50 µs of CPU and ~12 KB per call; docs/benchmarks.md).
+   */
+  private QuotaDecision decide(String sql, String verb, String subject, String quota, int amount,
+      boolean takesRequestId, String requestId) {
+    String what = verb + " of '" + quota + "' for '" + subject + "'";
     try {
-      // One row, five parameters, on every protected request: a plain statement on Jdbi's handle.
-      // Jdbi's binding and mapping machinery cost several times the database call itself here
-      // (~50 µs of CPU and ~12 KB per call; docs/benchmarks.md).
       return jdbi.withHandle(h -> {
-        try (PreparedStatement ps = h.getConnection().prepareStatement(CONSUME)) {
-          ps.setString(1, subject);
-          ps.setString(2, quota);
-          ps.setInt(3, amount);
-          ps.setString(4, requestId);
-          if (clock == null) {
-            ps.setNull(5, Types.TIMESTAMP_WITH_TIMEZONE);
-          } else {
-            ps.setObject(5, OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC));
+        try (PreparedStatement ps = h.getConnection().prepareStatement(sql)) {
+          int i = 1;
+          ps.setString(i++, subject);
+          ps.setString(i++, quota);
+          ps.setInt(i++, amount);
+          if (takesRequestId) {
+            ps.setString(i++, requestId);
+          }
+          if (clock != null) {
+            ps.setObject(i, OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC));
           }
           try (ResultSet rs = ps.executeQuery()) {
             if (!rs.next()) {
-              throw new SQLException("consume_quota returned no row");
+              throw new SQLException(verb + " returned no row");
             }
             return new QuotaDecision(rs.getBoolean(1), rs.getLong(2), rs.getLong(3),
                 rs.getLong(4), instant(rs, 5), quota);
@@ -193,8 +264,9 @@ public final class AtomicQuotaRepository implements QuotaGate {
   }
 
   /**
-   * Gives back a consumption whose protected work failed. Idempotent; never refunds into a later
-   * window; never makes the used count negative.
+   * Gives back a consumption whose protected work failed. Idempotent; gives back only units still
+   * counted in the subject's current window (never into a later window); never makes the used
+   * count negative.
    *
    * @param subject who was charged
    * @param quota the quota's name
@@ -203,6 +275,8 @@ public final class AtomicQuotaRepository implements QuotaGate {
    *     the first place, or the window has ended)
    * @throws IllegalArgumentException if {@code subject}, {@code quota} or {@code requestId} is
    *     blank
+   * @throws QuotaConfigurationException if the subject's plan no longer defines the quota, or the
+   *     plan's time zone is not one the database knows; nothing was given back
    * @throws QuotaStoreException if the database failed; it says whether the refund happened
    */
   @Override
@@ -210,13 +284,16 @@ public final class AtomicQuotaRepository implements QuotaGate {
     requireText(subject, "subject");
     requireText(quota, "quota");
     requireText(requestId, "requestId");
-    return call("refund of '" + quota + "' for '" + subject + "'", h -> h.createQuery(REFUND)
-        .bind(0, subject)
-        .bind(1, quota)
-        .bind(2, requestId)
-        .bind(3, now())
-        .mapTo(Boolean.class)
-        .one());
+    return call("refund of '" + quota + "' for '" + subject + "'", h -> {
+      var query = h.createQuery(clock == null ? REFUND : REFUND_AT)
+          .bind(0, subject)
+          .bind(1, quota)
+          .bind(2, requestId);
+      if (clock != null) {
+        query.bind(3, now());
+      }
+      return query.mapTo(Boolean.class).one();
+    });
   }
 
   /**
@@ -226,6 +303,7 @@ public final class AtomicQuotaRepository implements QuotaGate {
    * @param quota the quota's name
    * @return the status, or empty when the subject's plan does not define the quota
    * @throws IllegalArgumentException if {@code subject} or {@code quota} is blank
+   * @throws QuotaConfigurationException if the plan's time zone is not one the database knows
    * @throws QuotaStoreException if the database failed
    */
   public Optional<QuotaStatus> status(String subject, String quota) {
@@ -243,6 +321,7 @@ public final class AtomicQuotaRepository implements QuotaGate {
    * @return one status per subject whose plan defines the quota, in the order given
    * @throws IllegalArgumentException if a subject or {@code quota} is blank
    * @throws NullPointerException if {@code subjects} is null
+   * @throws QuotaConfigurationException if a plan's time zone is not one the database knows
    * @throws QuotaStoreException if the database failed
    */
   public List<QuotaStatus> status(Collection<String> subjects, String quota) {
@@ -252,26 +331,35 @@ public final class AtomicQuotaRepository implements QuotaGate {
     for (String s : array) {
       requireText(s, "subject");
     }
-    return call("status of '" + quota + "' for " + array.length + " subjects",
-        h -> h.createQuery(STATUS)
-            .bindArray(0, String.class, (Object[]) array)
-            .bind(1, quota)
-            .bind(2, now())
-            .map((rs, ctx) -> new QuotaStatus(rs.getString(1), rs.getString(2), quota,
-                rs.getLong(3), rs.getLong(4), rs.getLong(5), instant(rs, 6)))
-            .list());
+    String what = "status of '" + quota + "' for "
+        + (array.length == 1 ? "'" + array[0] + "'" : array.length + " subjects");
+    return call(what, h -> {
+      var query = h.createQuery(clock == null ? STATUS : STATUS_AT)
+          .bindArray(0, String.class, (Object[]) array)
+          .bind(1, quota);
+      if (clock != null) {
+        query.bind(2, now());
+      }
+      return query.map((rs, ctx) -> new QuotaStatus(rs.getString(1), rs.getString(2), quota,
+              rs.getLong(3), rs.getLong(4), rs.getLong(5), instant(rs, 6)))
+          .list();
+    });
   }
 
   /**
-   * Resets every counter whose window has ended (used back to zero, window moved to the current
-   * one). Consumes reset lazily anyway; this keeps reports current.
+   * Moves every counter whose stored window is not the current one to the current window: used
+   * back to zero when its window has ended, or to what the ledger shows was consumed inside the
+   * current window when the plan's window unit was changed. Consumes do this lazily anyway; this
+   * keeps reports current.
    *
-   * @return the number of counters reset
+   * @return the number of counters moved
+   * @throws QuotaConfigurationException if a plan's time zone is not one the database knows
    * @throws QuotaStoreException if the database failed
    */
   public int resetExpiredWindows() {
-    return call("reset of expired quota windows",
-        h -> h.createQuery(RESET).bind(0, now()).mapTo(Integer.class).one());
+    return call("reset of expired quota windows", h -> clock == null
+        ? h.createQuery(RESET).mapTo(Integer.class).one()
+        : h.createQuery(RESET_AT).bind(0, now()).mapTo(Integer.class).one());
   }
 
   /**
@@ -306,6 +394,19 @@ public final class AtomicQuotaRepository implements QuotaGate {
   }
 
   /**
+   * Calls {@code sluice.emergency_cleanup_connections()}: as
+   * {@link #emergencyCleanupConnections(Duration)} with the function's default threshold of five
+   * minutes idle in a transaction (where {@code check_system_load} calls such a session critical).
+   *
+   * @return the sessions ended
+   * @throws QuotaStoreException if the database failed
+   */
+  public List<EndedSession> emergencyCleanupConnections() {
+    return call("emergency_cleanup_connections",
+        h -> h.createQuery(EMERGENCY_DEFAULT).map(AtomicQuotaRepository::endedSession).list());
+  }
+
+  /**
    * Calls {@code sluice.emergency_cleanup_connections(idle_for)}: ends the backends of the current
    * database that belong to the calling role and have sat idle in a transaction for longer than
    * {@code idleFor} — never the caller's own backend, never a superuser's.
@@ -319,10 +420,15 @@ public final class AtomicQuotaRepository implements QuotaGate {
     long micros = micros(idleFor, "idleFor");
     return call("emergency_cleanup_connections", h -> h.createQuery(EMERGENCY)
         .bind(0, micros)
-        .map((rs, ctx) -> new EndedSession(rs.getInt(1), rs.getString(2),
-            Objects.toString(rs.getString(3), ""), Objects.toString(rs.getString(4), ""),
-            Duration.ofNanos(Math.round(rs.getDouble(5) * 1e9)), rs.getBoolean(6)))
+        .map(AtomicQuotaRepository::endedSession)
         .list());
+  }
+
+  private static EndedSession endedSession(ResultSet rs, StatementContext ctx)
+      throws SQLException {
+    return new EndedSession(rs.getInt(1), rs.getString(2),
+        Objects.toString(rs.getString(3), ""), Objects.toString(rs.getString(4), ""),
+        Duration.ofNanos(Math.round(rs.getDouble(5) * 1e9)), rs.getBoolean(6));
   }
 
   @Override
@@ -338,12 +444,8 @@ public final class AtomicQuotaRepository implements QuotaGate {
     }
   }
 
-  /** The time to pass to the functions: null lets the server's clock decide. */
+  /** The time to pass to the "_at" functions (only called when a clock was configured). */
   private Argument now() {
-    if (clock == null) {
-      return (position, statement, ctx) ->
-          statement.setNull(position, Types.TIMESTAMP_WITH_TIMEZONE);
-    }
     OffsetDateTime at = OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC);
     return (position, statement, ctx) -> statement.setObject(position, at);
   }
@@ -361,6 +463,12 @@ public final class AtomicQuotaRepository implements QuotaGate {
       return Math.addExact(Math.multiplyExact(d.getSeconds(), 1_000_000L), d.getNano() / 1000);
     } catch (ArithmeticException e) {
       throw new IllegalArgumentException(name + " is too long: " + d, e);
+    }
+  }
+
+  private static void requireAmount(int amount) {
+    if (amount < 1) {
+      throw new IllegalArgumentException("amount must be >= 1 but was " + amount);
     }
   }
 
@@ -385,9 +493,11 @@ public final class AtomicQuotaRepository implements QuotaGate {
     }
 
     /**
-     * Decides windows with this clock instead of the database server's: its time is passed as
-     * the last argument of every function. Use it in tests; in production the server clock keeps
-     * all instances on one time.
+     * Decides windows with this clock instead of the database server's, for tests: its time is
+     * passed to the {@code _at} twins of the shipped functions ({@code consume_quota_at} and so
+     * on), which applications are never granted; the data source's user must own the schema (or
+     * be granted those twins). In production leave it unset: the server clock keeps all instances
+     * on one time.
      *
      * @param clock the clock, or null for the server's
      * @return this builder

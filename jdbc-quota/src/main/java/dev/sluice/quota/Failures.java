@@ -6,7 +6,7 @@ import org.jdbi.v3.core.ConnectionException;
 
 /** Turns database failures into Sluice's typed exceptions. Stateless and thread-safe. */
 final class Failures {
-  /** SQLSTATE of invalid arguments raised by the shipped functions. */
+  /** SQLSTATE of invalid parameter values, such as a time zone AT TIME ZONE does not know. */
   static final String INVALID_PARAMETER = "22023";
   /** SQLSTATE raised by consume_quota for a quota the subject's plan does not define. */
   static final String UNKNOWN_QUOTA = "SLQ01";
@@ -49,8 +49,13 @@ final class Failures {
     return null;
   }
 
-  /** The server's message of an argument error raised by a shipped function, or null. */
-  static String argumentError(Throwable failure) {
+  /**
+   * The first line of the server's message when the failure is the database's configuration
+   * (a plan without the quota, a time zone PostgreSQL does not know), else null. The shipped
+   * functions' own argument checks never fire here: the repository validates every argument
+   * before it calls them, so 22023 can only be a stored time zone AT TIME ZONE refused.
+   */
+  static String configurationError(Throwable failure) {
     SQLException sql = sqlCause(failure);
     if (sql == null) {
       return null;
@@ -64,11 +69,17 @@ final class Failures {
     return null;
   }
 
-  /** Maps a failure of a quota call: bad arguments to IllegalArgumentException, else typed. */
-  static RuntimeException quota(String what, RuntimeException failure) {
-    String argument = argumentError(failure);
-    if (argument != null) {
-      return new IllegalArgumentException(argument, failure);
+  /**
+   * Maps a failure of a quota call: the database's configuration to
+   * {@link QuotaConfigurationException}, everything else to {@link QuotaStoreException}, each
+   * message naming the call ("consume of 'chat' for 'u1'") and the database's reason.
+   */
+  static QuotaStoreException quota(String what, RuntimeException failure) {
+    String configuration = configurationError(failure);
+    if (configuration != null) {
+      return new QuotaConfigurationException(what + " failed, the quota database is"
+          + " misconfigured (" + configuration + "; see sluice.plan_quota and the subject's plan);"
+          + " nothing was applied", failure);
     }
     boolean known = outcomeKnown(failure);
     return new QuotaStoreException(

@@ -3,13 +3,11 @@ package dev.sluice.quota;
 import dev.sluice.NanoClock;
 import dev.sluice.RateLimitStore;
 import dev.sluice.RateLimitStoreException;
-import java.sql.Types;
 import java.util.Objects;
 import java.util.function.Function;
 import javax.sql.DataSource;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.JdbiException;
-import org.jdbi.v3.core.argument.Argument;
 
 /**
  * A {@link RateLimitStore} in PostgreSQL, so several application instances share one limit and
@@ -29,11 +27,12 @@ import org.jdbi.v3.core.argument.Argument;
  * limiter's name) lets several limiters share the table, and the key-to-text function turns a key
  * into text ({@code String.valueOf} by default). Distinct keys must map to distinct texts.
  *
- * <p><b>Time.</b> By default the database server's clock: nanoseconds since the Unix epoch with
+ * <p><b>Time.</b> The database server's clock: nanoseconds since the Unix epoch with
  * microsecond resolution, read once per statement, so every instance uses the same clock and a
- * skewed application host changes nothing. {@link Builder#clock(NanoClock)} supplies the time
- * from the application instead, passed as a parameter (tests use it to compare with the in-memory
- * store step by step).
+ * skewed application host changes nothing; the function applications are granted,
+ * {@code sluice.rate_limit_acquire}, takes no time argument. {@link Builder#clock(NanoClock)} is
+ * for tests (comparing with the in-memory store step by step): it calls the twin
+ * {@code sluice.rate_limit_acquire_at}, which only the schema owner may run.
  *
  * <p><b>Durability.</b> The table is {@code UNLOGGED}: no WAL per decision, but a database crash
  * empties it, giving every key a full bucket once, and standbys do not see it.
@@ -45,7 +44,9 @@ import org.jdbi.v3.core.argument.Argument;
  */
 public final class PostgresRateLimitStore<K> implements RateLimitStore<K> {
   private static final String ACQUIRE =
-      "SELECT allowed, tat_nanos, now_nanos FROM sluice.rate_limit_acquire(?, ?, ?, ?, ?)";
+      "SELECT allowed, tat_nanos, now_nanos FROM sluice.rate_limit_acquire(?, ?, ?, ?)";
+  private static final String ACQUIRE_AT =
+      "SELECT allowed, tat_nanos, now_nanos FROM sluice.rate_limit_acquire_at(?, ?, ?, ?, ?)";
 
   private final Jdbi jdbi;
   private final String namespace;
@@ -116,26 +117,27 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K> {
   public Outcome acquire(K key, long incrementNanos, long toleranceNanos) {
     String text = Objects.requireNonNull(
         keyText.apply(Objects.requireNonNull(key, "key")), "key text");
-    Argument now = clock == null
-        ? (position, statement, ctx) -> statement.setNull(position, Types.BIGINT)
-        : nowArgument(clock.nanoTime());
+    // One clock read per decision: the time goes to the database once, and the step uses it both
+    // for the decision and for a key's new cell (issue 12).
+    Long now = clock == null ? null : clock.nanoTime();
     try {
-      return jdbi.withHandle(h -> h.createQuery(ACQUIRE)
-          .bind(0, namespace)
-          .bind(1, text)
-          .bind(2, incrementNanos)
-          .bind(3, toleranceNanos)
-          .bind(4, now)
-          .map((rs, ctx) -> new Outcome(rs.getBoolean(1), rs.getLong(2), rs.getLong(3)))
-          .one());
+      return jdbi.withHandle(h -> {
+        var query = h.createQuery(now == null ? ACQUIRE : ACQUIRE_AT)
+            .bind(0, namespace)
+            .bind(1, text)
+            .bind(2, incrementNanos)
+            .bind(3, toleranceNanos);
+        if (now != null) {
+          query.bind(4, now.longValue());
+        }
+        return query
+            .map((rs, ctx) -> new Outcome(rs.getBoolean(1), rs.getLong(2), rs.getLong(3)))
+            .one();
+      });
     } catch (JdbiException e) {
       throw new RateLimitStoreException("PostgreSQL rate-limit store '" + namespace
           + "' could not answer for key '" + text + "': " + e.getMessage(), e);
     }
-  }
-
-  private static Argument nowArgument(long nanos) {
-    return (position, statement, ctx) -> statement.setLong(position, nanos);
   }
 
   /**
@@ -185,8 +187,9 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K> {
     }
 
     /**
-     * Supplies the time from the application instead of the database server's clock. Every
-     * instance sharing the namespace must then use the same clock; tests use a fake one.
+     * Supplies the time from the application instead of the database server's clock, for tests:
+     * it calls {@code sluice.rate_limit_acquire_at}, which applications are never granted (the
+     * data source's user must own the schema or be granted it). Read once per decision.
      *
      * @param clock the clock, or null for the server's (the default)
      * @return this builder

@@ -359,6 +359,55 @@ class AtomicQuotaRepositoryTest {
   }
 
   @Test
+  void consume_refundedRequestRetried_chargesAgainOnceAndAnswersTheSameAfterwards() {
+    String subject = subjectOn(plan(3, "day", "UTC"));
+    QuotaDecision first = quotas.consume(subject, "q", 2, "work");
+    quotas.refund(subject, "q", "work");
+
+    QuotaDecision retried = quotas.consume(subject, "q", 2, "work");
+    QuotaDecision again = quotas.consume(subject, "q", 2, "work");
+
+    assertThat(first.used()).isEqualTo(2);
+    assertThat(retried).isEqualTo(first);
+    assertThat(again).isEqualTo(retried);
+    assertThat(used(subject)).isEqualTo(2);
+    assertThat(ledgerSum(subject)).isEqualTo(2);
+    assertThat(quotas.refund(subject, "q", "work")).isTrue();
+    assertThat(used(subject)).isZero();
+  }
+
+  @Test
+  void consume_refundedRequestRetriedFrom16ThreadsAtOnce_chargesExactlyOnce() throws Exception {
+    String subject = subjectOn(plan(3, "day", "UTC"));
+    quotas.consume(subject, "q", 1, "work");
+    quotas.refund(subject, "q", "work");
+
+    List<QuotaDecision> decisions = race(16, () -> quotas.consume(subject, "q", 1, "work"));
+
+    assertThat(decisions).allSatisfy(d -> assertThat(d).isEqualTo(decisions.get(0)));
+    assertThat(decisions.get(0).allowed()).isTrue();
+    assertThat(used(subject)).isOne();
+    assertThat(ledgerSum(subject)).isOne();
+  }
+
+  @Test
+  void consume_refundedRequestRetriedWhenNothingIsLeft_isRefusedAndChargesNothing() {
+    String subject = subjectOn(plan(1, "day", "UTC"));
+    quotas.consume(subject, "q", 1, "a");
+    quotas.refund(subject, "q", "a");
+    quotas.consume(subject, "q", 1, "b");
+
+    QuotaDecision retried = quotas.consume(subject, "q", 1, "a");
+
+    assertThat(retried.allowed()).isFalse();
+    assertThat(retried.used()).isOne();
+    assertThat(quotas.consume(subject, "q", 1, "a")).isEqualTo(retried);
+    assertThat(quotas.refund(subject, "q", "a")).isFalse();
+    assertThat(used(subject)).isOne();
+    assertThat(ledgerSum(subject)).isOne();
+  }
+
+  @Test
   void refund_twice_givesBackOnceAndNeverGoesNegative() {
     String subject = subjectOn(plan(3, "day", "UTC"));
     quotas.consume(subject, "q", 2, "work-1");
@@ -463,7 +512,7 @@ class AtomicQuotaRepositoryTest {
     assertThatThrownBy(() -> quotas.consume("u", "chat", 1, ""))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("requestId");
     assertThatThrownBy(() -> quotas.consume(TestPostgres.unique("u"), "no-such-quota"))
-        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("no-such-quota");
+        .isInstanceOf(QuotaConfigurationException.class).hasMessageContaining("no-such-quota");
   }
 
   @Test

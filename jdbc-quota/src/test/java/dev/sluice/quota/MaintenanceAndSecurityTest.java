@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sluice.QuotaStoreException;
 import java.sql.Connection;
+import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Clock;
@@ -21,14 +22,16 @@ class MaintenanceAndSecurityTest {
   /** The grants the README documents for an application role. */
   private static final String APP_GRANTS = "GRANT USAGE ON SCHEMA sluice TO %1$s;"
       + " GRANT EXECUTE ON FUNCTION"
-      + " sluice.consume_quota(text, text, integer, text, timestamptz),"
-      + " sluice.refund_quota(text, text, text, timestamptz),"
-      + " sluice.quota_status(text[], text, timestamptz),"
-      + " sluice.reset_expired_quota_windows(timestamptz),"
-      + " sluice.rate_limit_acquire(text, text, bigint, bigint, bigint) TO %1$s";
+      + " sluice.consume_quota(text, text, integer, text),"
+      + " sluice.check_quota(text, text, integer),"
+      + " sluice.refund_quota(text, text, text),"
+      + " sluice.quota_status(text[], text),"
+      + " sluice.reset_expired_quota_windows(),"
+      + " sluice.rate_limit_acquire(text, text, bigint, bigint) TO %1$s";
   private static final String OPS_GRANTS = "GRANT USAGE ON SCHEMA sluice TO %1$s;"
       + " GRANT EXECUTE ON FUNCTION sluice.check_system_load(),"
       + " sluice.cleanup_old_sessions(interval),"
+      + " sluice.emergency_cleanup_connections(),"
       + " sluice.emergency_cleanup_connections(interval) TO %1$s";
 
   private static TestPostgres pg;
@@ -93,12 +96,14 @@ class MaintenanceAndSecurityTest {
         });
     for (String call : List.of(
         "SELECT * FROM sluice.consume_quota('u', 'chat')",
+        "SELECT * FROM sluice.check_quota('u', 'chat')",
         "SELECT sluice.refund_quota('u', 'chat', 'r')",
         "SELECT * FROM sluice.quota_status(ARRAY['u'], 'chat')",
         "SELECT sluice.reset_expired_quota_windows()",
         "SELECT * FROM sluice.rate_limit_acquire('n', 'k', 1, 1)",
         "SELECT * FROM sluice.check_system_load()",
         "SELECT * FROM sluice.cleanup_old_sessions('1 day')",
+        "SELECT * FROM sluice.emergency_cleanup_connections()",
         "SELECT * FROM sluice.emergency_cleanup_connections('1 minute')",
         "SELECT count(*) FROM sluice.quota_usage")) {
       assertThatThrownBy(() -> run(stranger, call)).as(call)
@@ -125,6 +130,7 @@ class MaintenanceAndSecurityTest {
     String user = TestPostgres.unique("user");
 
     assertThat(asApp.consume(user, "chat").allowed()).isTrue();
+    assertThat(asApp.check(user, "chat", 2).allowed()).isTrue();
     assertThat(asApp.status(user, "chat")).hasValueSatisfying(s -> assertThat(s.used()).isOne());
     assertThat(PostgresRateLimitStore.create(pg.dataSource(app), "app").acquire("k", 1, 1)
         .allowed()).isTrue();
@@ -133,11 +139,109 @@ class MaintenanceAndSecurityTest {
         "INSERT INTO sluice.subject (subject) VALUES ('intruder')",
         "UPDATE sluice.plan_quota SET allowance = 1000",
         "DELETE FROM sluice.quota_ledger",
+        "SELECT * FROM sluice.emergency_cleanup_connections()",
         "SELECT * FROM sluice.emergency_cleanup_connections('1 minute')")) {
       assertThatThrownBy(() -> run(app, write)).as(write)
           .isInstanceOfSatisfying(SQLException.class,
               e -> assertThat(e.getSQLState()).isEqualTo("42501"));
     }
+  }
+
+  @Test
+  void appRole_withDocumentedGrants_cannotChooseTheTimeOfAnyCall() {
+    String app = role(APP_GRANTS);
+    String user = TestPostgres.unique("user");
+
+    // Issue 13: with the V2 grants an application could consume tomorrow's allowance today.
+    assertThatThrownBy(() -> run(app, "SELECT * FROM sluice.consume_quota('" + user
+        + "', 'chat', 1, NULL, clock_timestamp() + interval '1 day')"))
+        .isInstanceOfSatisfying(SQLException.class,
+            e -> assertThat(e.getSQLState()).isEqualTo("42883")); // no such function
+    for (String call : List.of(
+        "SELECT * FROM sluice.consume_quota_at('" + user + "', 'chat', 1, NULL, now())",
+        "SELECT * FROM sluice.check_quota_at('" + user + "', 'chat', 1, now())",
+        "SELECT sluice.refund_quota_at('" + user + "', 'chat', 'r', now())",
+        "SELECT * FROM sluice.quota_status_at(ARRAY['" + user + "'], 'chat', now())",
+        "SELECT sluice.reset_expired_quota_windows_at(now())",
+        "SELECT * FROM sluice.rate_limit_acquire_at('n', 'k', 1, 1, 0)",
+        "SELECT * FROM sluice.quota_window('day', 'UTC', now())",
+        "SELECT * FROM sluice.quota_counter('u', 'chat', now(), now())")) {
+      assertThatThrownBy(() -> run(app, call)).as(call)
+          .isInstanceOfSatisfying(SQLException.class,
+              e -> assertThat(e.getSQLState()).isEqualTo("42501"));
+    }
+    assertThat(pg.queryLong("SELECT count(*) FROM sluice.quota_usage WHERE subject = '" + user
+        + "'")).isZero();
+  }
+
+  @Test
+  void migrate_roleGrantedTheOldTimeTakingFunctions_keepsItsRightsOnTheReplacements()
+      throws Exception {
+    String url = pg.freshDatabaseUrl();
+    String app = role(null);
+    try (Connection c = TestPostgres.dataSource(url, null).getConnection();
+        Statement s = c.createStatement()) {
+      for (String script : QuotaSchema.scripts().subList(0, 4)) {
+        s.execute(QuotaSchema.read(script));
+      }
+      s.execute(String.format("GRANT USAGE ON SCHEMA sluice TO %1$s; GRANT EXECUTE ON FUNCTION"
+          + " sluice.consume_quota(text, text, integer, text, timestamptz),"
+          + " sluice.refund_quota(text, text, text, timestamptz),"
+          + " sluice.quota_status(text[], text, timestamptz),"
+          + " sluice.reset_expired_quota_windows(timestamptz),"
+          + " sluice.rate_limit_acquire(text, text, bigint, bigint, bigint) TO %1$s", app));
+      try {
+        for (String script : QuotaSchema.scripts().subList(4, QuotaSchema.scripts().size())) {
+          s.execute(QuotaSchema.read(script));
+        }
+
+        AtomicQuotaRepository asApp =
+            AtomicQuotaRepository.create(TestPostgres.dataSource(url, app));
+        assertThat(asApp.consume("u", "chat", 1, "r").allowed()).isTrue();
+        assertThat(asApp.check("u", "chat", 2)).satisfies(d -> {
+          assertThat(d.allowed()).isTrue();
+          assertThat(d.used()).isOne();
+        });
+        assertThat(asApp.refund("u", "chat", "r")).isTrue();
+        assertThat(asApp.status("u", "chat"))
+            .hasValueSatisfying(st -> assertThat(st.used()).isZero());
+        assertThat(asApp.resetExpiredWindows()).isZero();
+        assertThat(PostgresRateLimitStore.create(TestPostgres.dataSource(url, app), "n")
+            .acquire("k", 1, 1).allowed()).isTrue();
+        try (ResultSet rs = s.executeQuery("SELECT string_agg(p.proname, ', ') FROM pg_proc p"
+            + " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'sluice'"
+            + " AND oidvectortypes(p.proargtypes) LIKE '%timestamp%'"
+            + " AND p.proname NOT LIKE '%\\_at'"
+            + " AND p.proname NOT IN ('quota_window', 'quota_counter')")) {
+          rs.next();
+          assertThat(rs.getString(1)).as("functions without _at that still take a time").isNull();
+        }
+      } finally {
+        s.execute("DROP OWNED BY " + app);
+      }
+    }
+  }
+
+  @Test
+  void emergencyCleanup_withoutArgument_leavesSessionsIdleForLessThanFiveMinutes()
+      throws SQLException {
+    String ops = role(OPS_GRANTS);
+    int idle = idleInTransaction(ops);
+
+    List<EndedSession> viaJava =
+        AtomicQuotaRepository.create(pg.dataSource(ops)).emergencyCleanupConnections();
+    try (Connection c = pg.dataSource(ops).getConnection();
+        Statement s = c.createStatement();
+        ResultSet rs = s.executeQuery("SELECT count(*) FROM"
+            + " sluice.emergency_cleanup_connections()")) {
+      rs.next();
+      assertThat(rs.getInt(1)).isZero();
+    }
+
+    assertThat(viaJava).isEmpty();
+    assertThat(alive(idle)).isTrue();
+    assertThat(pg.queryText("SELECT pg_get_functiondef("
+        + "'sluice.emergency_cleanup_connections()'::regprocedure)")).contains("'5 minutes'");
   }
 
   @Test

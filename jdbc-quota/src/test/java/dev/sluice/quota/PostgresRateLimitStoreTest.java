@@ -69,6 +69,41 @@ class PostgresRateLimitStoreTest {
   }
 
   @Test
+  void tryAcquire_freshKeyWithCostEqualToBurstOnAClockThatTicksOnEveryRead_isAllowed() {
+    // Issue 12: a store that read the clock again for a new key's cell refused its first call.
+    AtomicLong ticks = new AtomicLong(1_000_000_000L);
+    RateLimiter<String> one = RateLimiter.builder().name("tick1").limit(1, Duration.ofMinutes(1))
+        .clock(ticks::incrementAndGet)
+        .build(PostgresRateLimitStore.<String>builder(pool, TestPostgres.unique("tick1"))
+            .clock(ticks::incrementAndGet).build());
+    RateLimiter<String> five = RateLimiter.builder().name("tick5").limit(5, Duration.ofMinutes(1))
+        .clock(ticks::incrementAndGet)
+        .build(PostgresRateLimitStore.<String>builder(pool, TestPostgres.unique("tick5"))
+            .clock(ticks::incrementAndGet).build());
+
+    for (int i = 0; i < 20; i++) {
+      String key = "fresh-" + i;
+      assertThat(one.tryAcquire(key, 1)).as(key).satisfies(d -> {
+        assertThat(d.allowed()).isTrue();
+        assertThat(d.remaining()).isZero();
+      });
+      assertThat(one.tryAcquire(key, 1).allowed()).as(key).isFalse();
+      assertThat(five.tryAcquire(key, 5).allowed()).as(key).isTrue();
+      assertThat(five.tryAcquire(key, 1).allowed()).as(key).isFalse();
+    }
+  }
+
+  @Test
+  void tryAcquire_freshKeyWithCostEqualToBurstOnServerClock_isAllowed() {
+    RateLimiter<String> five = RateLimiter.builder().name("srv5").limit(5, Duration.ofMinutes(1))
+        .build(PostgresRateLimitStore.create(pool, TestPostgres.unique("srv5")));
+
+    for (int i = 0; i < 20; i++) {
+      assertThat(five.tryAcquire("fresh-" + i, 5).allowed()).as("fresh-" + i).isTrue();
+    }
+  }
+
+  @Test
   void acquire_32ThreadsOnOneKeyOnServerClock_allowExactlyTheBurst() throws Exception {
     RateLimiter<String> limiter = RateLimiter.builder().name("burst")
         .limit(5, Duration.ofHours(1))

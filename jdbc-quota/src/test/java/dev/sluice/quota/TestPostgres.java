@@ -203,6 +203,26 @@ final class TestPostgres {
     }
   }
 
+  /** Runs SQL as the configured (super)user, letting the database's error through. */
+  void executeOrThrow(String sql) throws SQLException {
+    try (Connection c = dataSource().getConnection();
+        Statement s = c.createStatement()) {
+      s.execute(sql);
+    }
+  }
+
+  /** Runs a query returning one text (or null) as the configured (super)user. */
+  String queryText(String sql) {
+    try (Connection c = dataSource().getConnection();
+        Statement s = c.createStatement();
+        var rs = s.executeQuery(sql)) {
+      rs.next();
+      return rs.getString(1);
+    } catch (SQLException e) {
+      throw new IllegalStateException(sql + ": " + e.getMessage(), e);
+    }
+  }
+
   /** Runs a query returning one long as the configured (super)user. */
   long queryLong(String sql) {
     try (Connection c = dataSource().getConnection();
