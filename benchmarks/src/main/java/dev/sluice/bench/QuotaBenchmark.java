@@ -50,7 +50,7 @@ public class QuotaBenchmark {
   private static final String QUOTA = "bench";
   private static final String CONSUME_SQL =
       "SELECT allowed, used, \"limit\", remaining, resets_at"
-          + " FROM sluice.consume_quota(?, ?, 1, NULL, NULL)";
+          + " FROM sluice.consume_quota(?, ?, 1, NULL)";
   private static final String RAW_UPDATE_SQL =
       "UPDATE bench_counter SET used = used + 1, updated_at = clock_timestamp()"
           + " WHERE subject = ? AND used + 1 <= lim RETURNING used, lim";
