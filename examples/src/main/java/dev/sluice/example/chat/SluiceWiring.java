@@ -88,6 +88,8 @@ final class SluiceWiring {
 
   // Layer 5: error rates (API responses and literature calls) and the health report.
   final ErrorTracker errors = ErrorTracker.builder().window(MINUTE).build();
+  // Client aborts and admitted work: figures only, never a lower score.
+  final ApiTraffic traffic = new ApiTraffic();
   final HealthMonitor health;
 
   /** Per-IP limits, before authentication. */
@@ -127,28 +129,30 @@ final class SluiceWiring {
         .circuitBreaker(literatureBreaker)
         .build();
 
+    // Rules are keyed by path and method as ApiRoutes answers them, so a wrong method matches no
+    // rule: ApiRoutes refuses it with 405 before either filter runs.
     // Two filters around authentication: per-IP limits first, so requests with no or a forged
     // token are limited too (each costs a token lookup); quota and queue after it, keyed by user.
     this.ipFilter = SluiceFilter.builder()
         .name("per-ip")
-        .rule(RouteRule.builder("session").path("/api/session").methods("POST")
+        .rule(RouteRule.builder("session").path(ApiRoutes.Route.SESSION.path).methods("POST")
             .perIp(sessionPerIp).build())
-        .rule(RouteRule.builder("chat").path("/api/chat").methods("POST")
+        .rule(RouteRule.builder("chat").path(ApiRoutes.Route.CHAT.path).methods("POST")
             .perIp(chatPerIp).build())
-        .rule(RouteRule.builder("research").path("/api/research").methods("POST")
+        .rule(RouteRule.builder("research").path(ApiRoutes.Route.RESEARCH.path).methods("POST")
             .perIp(researchPerIp).build())
-        .rule(RouteRule.builder("export").path("/api/export").methods("POST", "GET")
+        .rule(RouteRule.builder("export").path(ApiRoutes.Route.EXPORT.path).methods("POST")
             .perIp(exportPerIp).build())
         // Clients connect directly; behind a proxy, name it: .trustedProxies("10.0.0.0/8").
         .clientAddressResolver(ClientAddressResolver.builder().build())
         .build();
     this.filter = SluiceFilter.builder()
         .name("per-user")
-        .rule(RouteRule.builder("chat").path("/api/chat").methods("POST")
+        .rule(RouteRule.builder("chat").path(ApiRoutes.Route.CHAT.path).methods("POST")
             .quota("chat").queuePriority("chat").build())
-        .rule(RouteRule.builder("research").path("/api/research").methods("POST")
+        .rule(RouteRule.builder("research").path(ApiRoutes.Route.RESEARCH.path).methods("POST")
             .queuePriority("research").build())
-        .rule(RouteRule.builder("export").path("/api/export").methods("POST", "GET")
+        .rule(RouteRule.builder("export").path(ApiRoutes.Route.EXPORT.path).methods("POST")
             .queuePriority("export").build())
         .userKeyResolver(UserKeyResolver.requestAttribute(AuthFilter.USER))
         .queue(queue)
@@ -168,6 +172,7 @@ final class SluiceWiring {
         .add(LatencyProbe.of("db", () -> ping(db)))
         .add(ipFilter.healthContributor())
         .add(filter.healthContributor())
+        .add(traffic.healthContributor())
         .build();
   }
 
