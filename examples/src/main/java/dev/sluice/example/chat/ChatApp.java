@@ -131,7 +131,7 @@ public final class ChatApp implements AutoCloseable {
    * @throws Exception if the database or the web server cannot start
    */
   static ChatApp start(AppConfig config, NanoClock breakerClock) throws Exception {
-    return start(config, breakerClock, Map.of());
+    return start(config, breakerClock, Map.of(), SluiceWiring.MAX_QUEUED);
   }
 
   /**
@@ -140,18 +140,19 @@ public final class ChatApp implements AutoCloseable {
    * @param config the settings
    * @param breakerClock the breaker's clock
    * @param extraServlets servlets by exact path, behind the same filters as the API
+   * @param maxQueued requests that may wait in the queue (tests shed at once with 0)
    * @return the running app
    * @throws Exception if the database or the web server cannot start
    */
   static ChatApp start(AppConfig config, NanoClock breakerClock,
-      Map<String, HttpServlet> extraServlets) throws Exception {
+      Map<String, HttpServlet> extraServlets, int maxQueued) throws Exception {
     String adminToken = config.adminToken() != null ? config.adminToken() : randomToken();
     Database db = Database.open(config);
     try {
       Clock clock = Clock.systemUTC();
       SessionStore sessions = new SessionStore(db.dataSource(), clock);
       SluiceWiring wiring = new SluiceWiring(db.dataSource(), config.proChatsPerDay(),
-          breakerClock);
+          breakerClock, maxQueued);
 
       QueuedThreadPool threads = new QueuedThreadPool(200, 8);
       threads.setName("chat-http");

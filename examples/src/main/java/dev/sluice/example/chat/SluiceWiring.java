@@ -69,15 +69,9 @@ final class SluiceWiring {
 
   // Layer 2: admission queue.
   static final int MAX_CONCURRENT = 20;
+  static final int MAX_CONCURRENT_PER_USER = 2;
   static final int MAX_QUEUED = 100;
-  final RequestQueue<String> queue = RequestQueue.builder()
-      .name("chat-service")
-      .maxConcurrent(MAX_CONCURRENT)
-      .maxConcurrentPerKey(2)
-      .maxQueued(MAX_QUEUED)
-      .priorities("chat", "research", "export")
-      .timeout(Duration.ofSeconds(60))
-      .build();
+  final RequestQueue<String> queue;
 
   // Layer 3: quota (free plan: chat 3/day, seeded by the shipped SQL; pro: configured here).
   final AtomicQuotaRepository quotas;
@@ -103,9 +97,20 @@ final class SluiceWiring {
    * @param db the pooled database; the quota schema is migrated on it
    * @param proChatsPerDay the pro plan's daily chats
    * @param breakerClock the clock of the literature breaker (tests move it past the open time)
+   * @param maxQueued requests that may wait in the queue ({@link #MAX_QUEUED}; tests that need
+   *     the queue to shed at once use fewer)
    * @throws SQLException if the schema or the plans cannot be installed
    */
-  SluiceWiring(DataSource db, int proChatsPerDay, NanoClock breakerClock) throws SQLException {
+  SluiceWiring(DataSource db, int proChatsPerDay, NanoClock breakerClock, int maxQueued)
+      throws SQLException {
+    this.queue = RequestQueue.builder()
+        .name("chat-service")
+        .maxConcurrent(MAX_CONCURRENT)
+        .maxConcurrentPerKey(MAX_CONCURRENT_PER_USER)
+        .maxQueued(maxQueued)
+        .priorities("chat", "research", "export")
+        .timeout(Duration.ofSeconds(60))
+        .build();
     QuotaSchema.migrate(db);
     installProPlan(db, proChatsPerDay);
     this.quotas = AtomicQuotaRepository.create(db);

@@ -47,7 +47,8 @@ class HostileClientTest {
 
   @BeforeEach
   void start() throws Exception {
-    app = ChatApp.start(TestDb.config(), NanoClock.system(), Map.of("/test/boom", new Boom()));
+    app = ChatApp.start(TestDb.config(), NanoClock.system(), Map.of("/test/boom", new Boom()),
+        SluiceWiring.MAX_QUEUED);
     http = new Http(app.baseUri());
   }
 
