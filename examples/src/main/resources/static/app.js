@@ -1,11 +1,36 @@
 // The chat page: gets a bearer token from POST /api/session, sends chats, shows answers, sources,
-// the remaining quota and friendly messages for 429 and 503.
+// the remaining quota, how long a question has been waiting, and friendly messages for 429 and
+// 503.
 (function () {
   'use strict';
   var token = sessionStorage.getItem('sluice-token');
   var log = document.getElementById('log');
   var notice = document.getElementById('notice');
   var send = document.getElementById('send');
+  var waitingBox = document.getElementById('waiting');
+
+  // While a question is pending the page says so, with the seconds it has waited. Past a few
+  // seconds it is most likely in the server's queue (20 answers at once, 2 per user), which
+  // holds it up to a minute rather than refusing it.
+  var BUSY_AFTER_S = 3;
+  function startWaiting() {
+    var started = Date.now();
+    function tick() {
+      var s = Math.floor((Date.now() - started) / 1000);
+      waitingBox.textContent = 'Waiting for an answer… ' + s + ' s' + (s >= BUSY_AFTER_S
+        ? ' (the service is busy: your question waits in line for a free slot)' : '');
+      waitingBox.setAttribute('data-seconds', String(s));
+    }
+    tick();
+    waitingBox.hidden = false;
+    var timer = setInterval(tick, 1000);
+    return function stop() {
+      clearInterval(timer);
+      waitingBox.hidden = true;
+      waitingBox.textContent = '';
+      waitingBox.removeAttribute('data-seconds');
+    };
+  }
 
   function el(tag, cls, text) {
     var e = document.createElement(tag);
@@ -70,6 +95,9 @@
         ') — it resets ' + when + '.');
     } else if (res.status === 429) {
       show('warn', 'Rate limited — try again in ' + s + ' s.');
+    } else if (res.status === 503 && body && body.error === 'literature_unavailable') {
+      show('warn', body.message || ('The literature service is unavailable — try again in ' + s +
+        ' s.'));
     } else if (res.status === 503) {
       show('warn', 'Busy — please wait ' + s + ' s and try again.');
     } else {
@@ -85,6 +113,7 @@
     send.disabled = true;
     show('', '');
     log.appendChild(el('div', 'msg user', text));
+    var stopWaiting = startWaiting();
     try {
       var res = await api('/api/chat', { message: text,
         useRAG: document.getElementById('rag').checked });
@@ -112,6 +141,7 @@
     } catch (e) {
       if (e && e.res) explain(e.res, e.body); else show('bad', 'Network error — is the app running?');
     } finally {
+      stopWaiting();
       send.disabled = false;
     }
   });

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.sluice.ErrorTracker;
+import dev.sluice.PacingRejectedException;
 import dev.sluice.QuotaDecision;
 import dev.sluice.QuotaGate;
 import dev.sluice.QuotaStoreException;
@@ -39,6 +40,7 @@ final class ApiServlet extends HttpServlet {
   private final transient LiteratureErrors errors;
   private final transient ErrorTracker tracker;
   private final transient QuotaGate quotas;
+  private final transient ApiTraffic traffic;
 
   /** Maps a failed literature call to the status and Retry-After the client sees. */
   interface LiteratureErrors {
@@ -56,8 +58,9 @@ final class ApiServlet extends HttpServlet {
   }
 
   ApiServlet(LiteratureClient literature, ConversationStore conversations,
-      LiteratureErrors errors, ErrorTracker tracker, QuotaGate quotas) {
+      LiteratureErrors errors, ErrorTracker tracker, QuotaGate quotas, ApiTraffic traffic) {
     this.tracker = tracker;
+    this.traffic = traffic;
     this.quotas = quotas;
     this.literature = literature;
     this.conversations = conversations;
@@ -68,12 +71,19 @@ final class ApiServlet extends HttpServlet {
   protected void doPost(HttpServletRequest request, HttpServletResponse response)
       throws IOException {
     String user = (String) request.getAttribute(AuthFilter.USER);
+    ApiRoutes.Route route = ApiRoutes.route(ApiRoutes.path(request));
+    if (user == null || route == null) {
+      // Unreachable behind ApiRoutes and AuthFilter; refuse rather than serve unauthenticated.
+      Json.error(response, 404, "not_found", "There is no API at this path.");
+      return;
+    }
+    ApiTraffic.Handling counted = traffic.enter(user);
     try {
-      switch (request.getRequestURI()) {
-        case "/api/chat" -> chat(request, response, user);
-        case "/api/research" -> research(request, response, user);
-        case "/api/export" -> export(request, response, user);
-        default -> Json.error(response, 404, "not_found", "no such API");
+      switch (route) {
+        case CHAT -> chat(request, response, user);
+        case RESEARCH -> research(request, response, user);
+        case EXPORT -> export(request, response, user);
+        default -> Json.error(response, 404, "not_found", "There is no API at this path.");
       }
     } catch (Json.BadRequest e) {
       refundClientError(request, user);
@@ -82,6 +92,8 @@ final class ApiServlet extends HttpServlet {
       LOG.warn("database failed", e);
       response.setHeader("Retry-After", "2");
       Json.error(response, 503, "unavailable", "The database is unavailable; please try again.");
+    } finally {
+      counted.close();
     }
   }
 
@@ -194,7 +206,10 @@ final class ApiServlet extends HttpServlet {
       Json.error(response, 503, "unavailable", "Interrupted; please try again.");
       return null;
     } catch (Exception e) {
-      tracker.recordFailure("literature");
+      if (!(e instanceof PacingRejectedException)) {
+        // A pacing refusal is our own limit shedding load, not the service failing.
+        tracker.recordFailure("literature");
+      }
       long seconds = Math.max(1, errors.retryAfterSeconds(e));
       LOG.debug("literature search failed", e);
       response.setHeader("Retry-After", Long.toString(seconds));

@@ -10,12 +10,12 @@ import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.sql.SQLException;
 import java.util.Optional;
-import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Checks {@code Authorization: Bearer <token>} on the protected routes and sets the request
+ * Checks {@code Authorization: Bearer <token>} on the routes {@link ApiRoutes} marks as needing a
+ * session (decided on the container's normalized path, never the raw URI) and sets the request
  * attributes {@value #USER} and {@value #PLAN}, which the Sluice filter after it reads
  * ({@code UserKeyResolver.requestAttribute("user")}). The user is never taken from a header a
  * client chooses. Runs before the Sluice filter; answers 401 itself.
@@ -28,11 +28,9 @@ final class AuthFilter implements Filter {
   private static final Logger LOG = LoggerFactory.getLogger(AuthFilter.class);
 
   private final SessionStore sessions;
-  private final Set<String> protectedPaths;
 
-  AuthFilter(SessionStore sessions, Set<String> protectedPaths) {
+  AuthFilter(SessionStore sessions) {
     this.sessions = sessions;
-    this.protectedPaths = Set.copyOf(protectedPaths);
   }
 
   @Override
@@ -40,8 +38,11 @@ final class AuthFilter implements Filter {
       throws IOException, ServletException {
     HttpServletRequest request = (HttpServletRequest) req;
     HttpServletResponse response = (HttpServletResponse) res;
-    if (request.getAttribute(USER) != null || !protectedPaths.contains(request.getRequestURI())) {
-      chain.doFilter(req, res); // unprotected, or an async re-dispatch already authenticated
+    String path = ApiRoutes.path(request);
+    ApiRoutes.Route route = ApiRoutes.route(path);
+    boolean open = route == null ? !ApiRoutes.isApi(path) : !route.authenticated;
+    if (request.getAttribute(USER) != null || open) {
+      chain.doFilter(req, res); // a public path, or an async re-dispatch already authenticated
       return;
     }
     String header = request.getHeader("Authorization");

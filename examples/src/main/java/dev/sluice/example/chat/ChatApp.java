@@ -9,10 +9,12 @@ import java.net.URI;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.EnumSet;
-import java.util.Set;
+import java.util.List;
+import java.util.Map;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
@@ -33,6 +35,9 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * <p>Thread-safe; {@link #close()} stops everything it started.
  */
 public final class ChatApp implements AutoCloseable {
+  /** Connections the kernel holds for the acceptor (the kernel caps it at somaxconn). */
+  static final int ACCEPT_QUEUE = 1024;
+
   private final AppConfig config;
   private final Database db;
   private final Server server;
@@ -74,20 +79,36 @@ public final class ChatApp implements AutoCloseable {
     }
     ChatApp app = start(config);
     Runtime.getRuntime().addShutdownHook(new Thread(app::close, "chat-shutdown"));
-    System.out.println("Database: " + app.db.description());
-    System.out.println("Literature: " + (config.literatureUrl() == null
+    banner(app, config.literatureUrl(), config.adminToken() == null)
+        .forEach(System.out::println);
+    app.server.join();
+  }
+
+  /**
+   * What the app prints when it starts: where it runs, its database, its literature service and
+   * how to send the admin token (the random one only when none was configured).
+   *
+   * @param app the running app
+   * @param literatureUrl the configured literature service, or null for the built-in stub
+   * @param showToken whether to print the admin token itself
+   * @return the lines
+   */
+  static List<String> banner(ChatApp app, URI literatureUrl, boolean showToken) {
+    List<String> lines = new ArrayList<>();
+    lines.add("Database: " + app.db.description());
+    lines.add("Literature: " + (literatureUrl == null
         ? "built-in stub at " + app.baseUri.resolve("/stub/eutils/")
             + " (POST /stub/control {\"mode\":\"slow\"|\"failing\"|\"normal\"})"
-        : config.literatureUrl()));
-    if (config.adminToken() == null) {
-      System.out.println("Admin token (X-Admin-Token, for POST /api/system-health and pro"
-          + " sessions): " + app.adminToken);
+        : literatureUrl));
+    if (showToken) {
+      lines.add("Admin token (send it as Authorization: Bearer <token> to /api/system-health and"
+          + " to POST /api/session for a pro session): " + app.adminToken);
     }
-    System.out.println("Dashboard with the admin token: " + app.baseUri.resolve("/dashboard")
+    lines.add("Dashboard with the admin token: " + app.baseUri.resolve("/dashboard")
         + "#admin=" + app.adminToken);
-    System.out.println("Sluice chat example running at " + app.baseUri + " (dashboard: "
+    lines.add("Sluice chat example running at " + app.baseUri + " (dashboard: "
         + app.baseUri.resolve("/dashboard") + ")");
-    app.server.join();
+    return lines;
   }
 
   /**
@@ -110,13 +131,28 @@ public final class ChatApp implements AutoCloseable {
    * @throws Exception if the database or the web server cannot start
    */
   static ChatApp start(AppConfig config, NanoClock breakerClock) throws Exception {
+    return start(config, breakerClock, Map.of(), SluiceWiring.MAX_QUEUED);
+  }
+
+  /**
+   * Starts the app with extra servlets (tests add one that fails, to see how failures look).
+   *
+   * @param config the settings
+   * @param breakerClock the breaker's clock
+   * @param extraServlets servlets by exact path, behind the same filters as the API
+   * @param maxQueued requests that may wait in the queue (tests shed at once with 0)
+   * @return the running app
+   * @throws Exception if the database or the web server cannot start
+   */
+  static ChatApp start(AppConfig config, NanoClock breakerClock,
+      Map<String, HttpServlet> extraServlets, int maxQueued) throws Exception {
     String adminToken = config.adminToken() != null ? config.adminToken() : randomToken();
     Database db = Database.open(config);
     try {
       Clock clock = Clock.systemUTC();
       SessionStore sessions = new SessionStore(db.dataSource(), clock);
       SluiceWiring wiring = new SluiceWiring(db.dataSource(), config.proChatsPerDay(),
-          breakerClock);
+          breakerClock, maxQueued);
 
       QueuedThreadPool threads = new QueuedThreadPool(200, 8);
       threads.setName("chat-http");
@@ -124,9 +160,14 @@ public final class ChatApp implements AutoCloseable {
       ServerConnector connector = new ServerConnector(server);
       connector.setHost(config.host());
       connector.setPort(config.port());
+      // The JDK's default backlog of 50 drops connections when many clients connect at once
+      // while the one acceptor thread waits for a core; the kernel caps this at somaxconn.
+      connector.setAcceptQueueSize(ACCEPT_QUEUE);
       server.addConnector(connector);
+      server.setErrorHandler(JsonErrors.server());
       ServletContextHandler context = new ServletContextHandler();
       context.setContextPath("/");
+      context.setErrorHandler(JsonErrors.servlets());
       server.setHandler(context);
 
       LiteratureStub stub = new LiteratureStub();
@@ -137,24 +178,28 @@ public final class ChatApp implements AutoCloseable {
           wiring.literatureGuard, Duration.ofSeconds(2), literatureBase != null);
       ConversationStore conversations = new ConversationStore(db.dataSource());
       ApiServlet api = new ApiServlet(literature, conversations, new LiteratureErrors(),
-          wiring.errors, wiring.quotas);
+          wiring.errors, wiring.quotas, wiring.traffic);
 
-      Set<String> protectedPaths = Set.of("/api/chat", "/api/research", "/api/export");
-      filter(context, new ErrorCountingFilter(wiring.errors));
+      // Outermost first. Unknown paths and wrong methods end at ApiRoutes, before they cost a
+      // per-IP limit, a token lookup, quota or a queue place.
+      filter(context, new CloseOnRefusal());
+      filter(context, new ErrorCountingFilter(wiring.errors, wiring.traffic));
+      filter(context, new ApiRoutes());
       filter(context, wiring.ipFilter);
-      filter(context, new AuthFilter(sessions, protectedPaths));
+      filter(context, new AuthFilter(sessions));
       filter(context, wiring.filter);
-      servlet(context, "/api/chat", api);
-      servlet(context, "/api/research", api);
-      servlet(context, "/api/export", api);
-      servlet(context, "/api/session", new SessionServlet(sessions, adminToken));
-      servlet(context, "/api/system-health", HealthServlet.builder(wiring.health)
+      servlet(context, ApiRoutes.Route.CHAT.path, api);
+      servlet(context, ApiRoutes.Route.RESEARCH.path, api);
+      servlet(context, ApiRoutes.Route.EXPORT.path, api);
+      servlet(context, ApiRoutes.Route.SESSION.path, new SessionServlet(sessions, adminToken));
+      servlet(context, ApiRoutes.Route.HEALTH.path, HealthServlet.builder(wiring.health)
           .adminToken(adminToken)
           .queue(wiring.queue)
           .circuitBreakers(wiring.literatureBreaker)
           .build());
       servlet(context, "/stub/*", stub);
       servlet(context, "/", new StaticServlet());
+      extraServlets.forEach((path, extra) -> servlet(context, path, extra));
 
       server.start();
       int port = connector.getLocalPort();
@@ -199,7 +244,7 @@ public final class ChatApp implements AutoCloseable {
   /**
    * The admin token.
    *
-   * @return the token {@code X-Admin-Token} must carry
+   * @return the token, sent as {@code Authorization: Bearer <token>}
    */
   public String adminToken() {
     return adminToken;

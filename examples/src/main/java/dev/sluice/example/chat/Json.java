@@ -75,7 +75,8 @@ final class Json {
   /**
    * A required text field.
    *
-   * @throws BadRequest 400 when missing, not text or blank; 413 when longer than {@code maxChars}
+   * @throws BadRequest 400 when missing, not text, blank or not storable ({@link #storable});
+   *     413 when longer than {@code maxChars}
    */
   static String requiredText(JsonNode body, String field, int maxChars) throws BadRequest {
     JsonNode v = body.get(field);
@@ -90,6 +91,31 @@ final class Json {
       throw new BadRequest(413, "too_large", "field '" + field + "' is longer than " + maxChars
           + " characters");
     }
+    return storable(field, s);
+  }
+
+  /**
+   * Refuses text PostgreSQL cannot store: a NUL character (a {@code text} value cannot hold one)
+   * or a lone UTF-16 surrogate (a JSON escape of half a surrogate pair lets one through; it has
+   * no UTF-8 form). Checked when the request is read, before any outbound call or database write.
+   *
+   * @throws BadRequest 400 naming the field and what is wrong with it
+   */
+  static String storable(String field, String s) throws BadRequest {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '\0') {
+        throw new BadRequest(400, "bad_field", "field '" + field
+            + "' contains a NUL character (\\u0000), which cannot be stored");
+      }
+      if (Character.isHighSurrogate(c) && i + 1 < s.length()
+          && Character.isLowSurrogate(s.charAt(i + 1))) {
+        i++;
+      } else if (Character.isSurrogate(c)) {
+        throw new BadRequest(400, "bad_field", "field '" + field
+            + "' contains an unpaired UTF-16 surrogate, which is not valid text");
+      }
+    }
     return s;
   }
 
@@ -103,7 +129,9 @@ final class Json {
     response.setCharacterEncoding("UTF-8");
     response.setHeader("Cache-Control", "no-store");
     byte[] bytes = MAPPER.writeValueAsBytes(body);
-    response.setContentLength(bytes.length);
+    // No Content-Length: the container buffers the body and sends it when the request completes,
+    // after the filters' work (a quota refund, a released permit) is done. A length written in
+    // full would send the answer at once, and a client could then race the refund.
     response.getOutputStream().write(bytes);
   }
 

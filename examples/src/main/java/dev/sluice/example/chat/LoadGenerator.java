@@ -1,12 +1,10 @@
 package dev.sluice.example.chat;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -24,8 +22,11 @@ import java.util.concurrent.atomic.LongAdder;
 
 /**
  * A load generator for the chat app: N concurrent clients send requests for a duration or until a
- * request count, over real sockets (the JDK's HTTP client), with a progress bar, then a table of
- * status codes, latency percentiles and errors.
+ * request count, over real sockets (one connection per request, {@link SocketHttp}), with a
+ * progress bar, then a table of status codes, the error codes of refusals, latency percentiles
+ * and connection errors (type and message). Simulated users each get their own session; with
+ * {@code --source-addresses N} they are spread over the loopback addresses 127.0.0.2 to
+ * 127.0.0.(N+1) (Linux routes all of 127/8 to lo), so per-IP limits do not answer everything.
  *
  * <pre>
  * java -jar sluice-example-chat.jar loadtest --scenario browser-console
@@ -33,9 +34,10 @@ import java.util.concurrent.atomic.LongAdder;
  * java -jar sluice-example-chat.jar loadtest --clients 50 --duration 10s --path /api/research
  * </pre>
  *
- * <p>Scenarios: {@code browser-console} (the original's test: 10 concurrent chats, expecting some
- * 200, some 429 and no crash) and {@code overload} (200 clients for 30 s). The exit status is 1 on
- * any 5xx other than a 503 carrying {@code Retry-After}, and on any connection error; 2 on bad
+ * <p>Scenarios: {@code browser-console} (the original's test: 10 concurrent chats by one user
+ * from one address, expecting some 200, some 429 and no crash) and {@code overload} (200 clients
+ * for 30 s: 50 users, each on 4 clients, from 25 loopback addresses). The exit status is 1 on any
+ * 5xx other than a 503 carrying {@code Retry-After}, and on any connection error; 2 on bad
  * arguments; 0 otherwise.
  */
 public final class LoadGenerator {
@@ -48,23 +50,44 @@ public final class LoadGenerator {
    * @param requests total requests, or 0 to run for {@code duration}
    * @param duration how long to run when {@code requests} is 0
    * @param path the API path to hit
-   * @param sessions bearer tokens to obtain (clients share them round robin)
+   * @param sessions simulated users, each with its own session (client {@code c} acts for user
+   *     {@code c % sessions})
    * @param progress whether to draw a progress bar
+   * @param sourceAddresses loopback addresses to send from (user {@code u} uses 127.0.0.(2 + u %
+   *     N)); 1 sends from wherever the system chooses
    */
   public record Options(URI baseUrl, int clients, long requests, Duration duration, String path,
-      int sessions, boolean progress) {}
+      int sessions, boolean progress, int sourceAddresses) {
+
+    /**
+     * Options sending from one address, the system's choice.
+     *
+     * @param baseUrl the app's base URL
+     * @param clients concurrent clients
+     * @param requests total requests, or 0 to run for {@code duration}
+     * @param duration how long to run when {@code requests} is 0
+     * @param path the API path to hit
+     * @param sessions simulated users
+     * @param progress whether to draw a progress bar
+     */
+    public Options(URI baseUrl, int clients, long requests, Duration duration, String path,
+        int sessions, boolean progress) {
+      this(baseUrl, clients, requests, duration, path, sessions, progress, 1);
+    }
+  }
 
   /**
    * What happened.
    *
    * @param statuses responses per HTTP status
-   * @param errors connection errors per exception type
+   * @param reasons refusals per status and error code, such as {@code "429 quota_exceeded"}
+   * @param errors connection errors per exception type and message
    * @param badServerErrors 5xx responses other than 503 with Retry-After
    * @param latenciesMillis every response's latency, sorted
    * @param elapsed the run's wall time
    */
-  public record Result(Map<Integer, Long> statuses, Map<String, Long> errors, long badServerErrors,
-      long[] latenciesMillis, Duration elapsed) {
+  public record Result(Map<Integer, Long> statuses, Map<String, Long> reasons,
+      Map<String, Long> errors, long badServerErrors, long[] latenciesMillis, Duration elapsed) {
 
     /**
      * Responses with a status.
@@ -118,7 +141,7 @@ public final class LoadGenerator {
       err.println("loadtest: " + e.getMessage());
       err.println("usage: loadtest [--scenario browser-console|overload] [--base-url URL]"
           + " [--clients N] [--requests N | --duration 30s] [--path /api/chat] [--sessions N]"
-          + " [--no-progress]");
+          + " [--source-addresses N] [--no-progress]");
       return 2;
     }
     out.printf(Locale.ROOT, "loadtest: %d clients, %s, POST %s%s%n", options.clients(),
@@ -131,6 +154,9 @@ public final class LoadGenerator {
     } catch (IOException e) {
       err.println("loadtest: cannot reach " + options.baseUrl() + ": " + e);
       return 1;
+    } catch (IllegalArgumentException e) {
+      err.println("loadtest: " + e.getMessage());
+      return 2;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return 1;
@@ -152,16 +178,19 @@ public final class LoadGenerator {
     Duration duration = Duration.ofSeconds(30);
     String path = "/api/chat";
     int sessions;
+    int addresses;
     switch (scenario) {
       case "browser-console" -> {
         clients = 10;
         requests = 10;
         sessions = 1; // one browser, one user, one IP: like the original console test
+        addresses = 1;
       }
       case "overload" -> {
         clients = 200;
         requests = 0;
-        sessions = 10;
+        sessions = 50;
+        addresses = 25;
       }
       default -> throw new IllegalArgumentException("unknown scenario '" + scenario
           + "' (browser-console, overload)");
@@ -190,10 +219,15 @@ public final class LoadGenerator {
         }
         case "--path" -> path = v.startsWith("/") ? v : "/" + v;
         case "--sessions" -> sessions = positive(v, a);
+        case "--source-addresses" -> addresses = positive(v, a);
         default -> throw new IllegalArgumentException("unknown flag " + a);
       }
     }
-    return new Options(base, clients, requests, duration, path, sessions, progress);
+    if (addresses > 254) {
+      throw new IllegalArgumentException("--source-addresses must be at most 254 but was "
+          + addresses);
+    }
+    return new Options(base, clients, requests, duration, path, sessions, progress, addresses);
   }
 
   /**
@@ -204,16 +238,15 @@ public final class LoadGenerator {
    * @return the result
    * @throws IOException if no session could be had at all
    * @throws InterruptedException if interrupted
+   * @throws IllegalArgumentException if several source addresses are asked for a base URL that
+   *     is not on loopback
    */
   public static Result run(Options o, PrintStream progressOut)
       throws IOException, InterruptedException {
-    HttpClient http = HttpClient.newBuilder()
-        .version(HttpClient.Version.HTTP_1_1)
-        .connectTimeout(Duration.ofSeconds(5))
-        .executor(Executors.newFixedThreadPool(4, daemon("loadtest-http")))
-        .build();
-    List<String> tokens = sessions(http, o);
+    List<InetAddress> from = sourceAddresses(o);
+    List<User> users = sessions(o, from);
     Map<Integer, LongAdder> statuses = new ConcurrentHashMap<>();
+    Map<String, LongAdder> reasons = new ConcurrentHashMap<>();
     Map<String, LongAdder> errors = new ConcurrentHashMap<>();
     LongAdder bad = new LongAdder();
     AtomicLong issued = new AtomicLong();
@@ -227,36 +260,37 @@ public final class LoadGenerator {
       long[][] mine = {new long[64]};
       int[] n = {0};
       int client = c;
+      User user = users.get(c % users.size());
       Thread t = new Thread(() -> {
         try {
-          while (System.nanoTime() < deadline) {
+          while (System.nanoTime() < deadline && !Thread.currentThread().isInterrupted()) {
             long k = issued.getAndIncrement();
             if (o.requests() > 0 && k >= o.requests()) {
               break;
             }
-            String token = tokens.get((int) (k % tokens.size()));
             long t0 = System.nanoTime();
             try {
-              HttpResponse<String> r = http.send(request(o, token, client, k),
-                  HttpResponse.BodyHandlers.ofString());
+              SocketHttp.Response r = SocketHttp.send(user.address(), o.baseUrl(), "POST",
+                  target(o), body(o, client, k), REQUEST_TIMEOUT, "Content-Type",
+                  "application/json", "Authorization", "Bearer " + user.token());
               long ms = (System.nanoTime() - t0) / 1_000_000;
               if (n[0] == mine[0].length) {
                 mine[0] = Arrays.copyOf(mine[0], n[0] * 2);
               }
               mine[0][n[0]++] = ms;
-              int s = r.statusCode();
+              int s = r.status();
               statuses.computeIfAbsent(s, x -> new LongAdder()).increment();
-              if (s >= 500 && !(s == 503 && r.headers().firstValue("Retry-After").isPresent())) {
+              if (s >= 400) {
+                reasons.computeIfAbsent(s + " " + errorCode(r), x -> new LongAdder()).increment();
+              }
+              if (s >= 500 && !(s == 503 && r.header("Retry-After").isPresent())) {
                 bad.increment();
               }
             } catch (IOException e) {
-              errors.computeIfAbsent(e.getClass().getSimpleName(), x -> new LongAdder())
-                  .increment();
+              errors.computeIfAbsent(describe(e), x -> new LongAdder()).increment();
             }
             done.incrementAndGet();
           }
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
         } finally {
           synchronized (latencies) {
             latencies.add(Arrays.copyOf(mine[0], n[0]));
@@ -282,7 +316,8 @@ public final class LoadGenerator {
     }
     if (!allDone) {
       threads.forEach(Thread::interrupt);
-      errors.computeIfAbsent("ClientsStillRunning", x -> new LongAdder()).increment();
+      errors.computeIfAbsent("ClientsStillRunning: clients had not finished after " + bound
+          + " s", x -> new LongAdder()).increment();
     }
     Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
     long[] all;
@@ -291,44 +326,94 @@ public final class LoadGenerator {
     }
     Map<Integer, Long> s = new TreeMap<>();
     statuses.forEach((k, v) -> s.put(k, v.sum()));
+    Map<String, Long> why = new TreeMap<>();
+    reasons.forEach((k, v) -> why.put(k, v.sum()));
     Map<String, Long> e = new TreeMap<>();
     errors.forEach((k, v) -> e.put(k, v.sum()));
-    return new Result(s, e, bad.sum(), all, elapsed);
+    return new Result(s, why, e, bad.sum(), all, elapsed);
   }
 
-  private static HttpRequest request(Options o, String token, int client, long k) {
+  /** How long one request may take: a chat waits up to 60 s in the queue, then its answer. */
+  private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(90);
+
+  /** One simulated user: a session, and the address it sends from (null: the system's). */
+  private record User(String token, InetAddress address) {}
+
+  private static List<InetAddress> sourceAddresses(Options o) throws IOException {
+    List<InetAddress> from = new ArrayList<>();
+    if (o.sourceAddresses() <= 1) {
+      from.add(null);
+      return from;
+    }
+    if (!InetAddress.getByName(o.baseUrl().getHost()).isLoopbackAddress()) {
+      throw new IllegalArgumentException("--source-addresses needs a loopback --base-url, not "
+          + o.baseUrl());
+    }
+    for (int i = 0; i < o.sourceAddresses(); i++) {
+      from.add(InetAddress.getByAddress(new byte[] {127, 0, 0, (byte) (2 + i)}));
+    }
+    return from;
+  }
+
+  /** A connection error as its type and message, the way the report and the map key show it. */
+  static String describe(IOException e) {
+    String message = e.getMessage() == null ? "" : e.getMessage().replaceAll("\\s+", " ");
+    if (message.length() > 160) {
+      message = message.substring(0, 160) + "...";
+    }
+    return e.getClass().getSimpleName() + (message.isEmpty() ? "" : ": " + message);
+  }
+
+  private static String errorCode(SocketHttp.Response r) {
+    try {
+      String code = Json.MAPPER.readTree(r.body()).path("error").asText("");
+      return code.isEmpty() ? "(no error code)" : code;
+    } catch (IOException | RuntimeException e) {
+      return "(not JSON)";
+    }
+  }
+
+  private static String target(Options o) {
+    return o.baseUrl().resolve(o.path().substring(1)).getRawPath();
+  }
+
+  private static byte[] body(Options o, int client, long k) {
     String body = switch (o.path()) {
       case "/api/research" -> "{\"query\":\"exercise and blood pressure\"}";
       case "/api/export" -> "{\"format\":\"markdown\"}";
       default -> "{\"message\":\"Does sleep affect memory? (client " + client + ", request " + k
           + ")\",\"useRAG\":true}";
     };
-    return HttpRequest.newBuilder(o.baseUrl().resolve(o.path().substring(1)))
-        .timeout(Duration.ofSeconds(90))
-        .header("Content-Type", "application/json")
-        .header("Authorization", "Bearer " + token)
-        .POST(HttpRequest.BodyPublishers.ofString(body))
-        .build();
+    return body.getBytes(StandardCharsets.UTF_8);
   }
 
-  /** Obtains bearer tokens; stops early when the session endpoint rate-limits us. */
-  private static List<String> sessions(HttpClient http, Options o)
-      throws IOException, InterruptedException {
-    List<String> tokens = new ArrayList<>();
-    for (int i = 0; i < o.sessions(); i++) {
-      HttpResponse<String> r = http.send(HttpRequest.newBuilder(o.baseUrl().resolve("api/session"))
-          .timeout(Duration.ofSeconds(30)).POST(HttpRequest.BodyPublishers.noBody()).build(),
-          HttpResponse.BodyHandlers.ofString());
-      if (r.statusCode() == 201) {
-        JsonNode body = Json.MAPPER.readTree(r.body());
-        tokens.add(body.path("token").asText());
-      } else if (!tokens.isEmpty()) {
-        break;
+  /**
+   * Obtains one session per simulated user, each from its user's address; stops asking from an
+   * address once the session endpoint rate-limits it.
+   */
+  private static List<User> sessions(Options o, List<InetAddress> from)
+      throws IOException {
+    List<User> users = new ArrayList<>();
+    java.util.Set<InetAddress> limited = new java.util.HashSet<>();
+    String last = "";
+    for (int u = 0; u < o.sessions(); u++) {
+      InetAddress address = from.get(u % from.size());
+      if (address != null && limited.contains(address) || address == null && !limited.isEmpty()) {
+        continue;
+      }
+      SocketHttp.Response r = SocketHttp.send(address, o.baseUrl(), "POST",
+          o.baseUrl().resolve("api/session").getRawPath(), null, Duration.ofSeconds(30));
+      if (r.status() == 201) {
+        users.add(new User(Json.MAPPER.readTree(r.body()).path("token").asText(), address));
       } else {
-        throw new IOException("POST /api/session answered " + r.statusCode() + ": " + r.body());
+        last = r.status() + ": " + r.text();
+        limited.add(address == null ? InetAddress.getLoopbackAddress() : address);
       }
     }
-    return tokens;
+    if (users.isEmpty()) {
+      throw new IOException("POST /api/session answered " + last);
+    }
+    return users;
   }
 
   private static String bar(Options o, long start, long done, Map<String, LongAdder> errors) {
@@ -343,6 +428,9 @@ public final class LoadGenerator {
         elapsed > 0 ? done / elapsed : 0.0, errs);
   }
 
+  /** The most distinct connection errors the report lists. */
+  private static final int MAX_ERROR_KINDS = 5;
+
   static void report(Result r, PrintStream out) {
     long total = r.statuses().values().stream().mapToLong(Long::longValue).sum();
     out.printf(Locale.ROOT, "%n%d responses in %.1f s (%.1f/s)%n", total,
@@ -356,11 +444,23 @@ public final class LoadGenerator {
     out.printf(Locale.ROOT, "ms       %-7d  %-7d  %-7d  %d%n", r.percentile(50), r.percentile(90),
         r.percentile(99), r.percentile(100));
     out.println();
+    if (!r.reasons().isEmpty()) {
+      out.println("refusals (status and error code):");
+      r.reasons().forEach((k, n) -> out.printf(Locale.ROOT, "  %-36s %d%n", k, n));
+      out.println();
+    }
     if (r.errors().isEmpty()) {
       out.println("connection errors: none");
     } else {
-      out.println("connection errors:");
-      r.errors().forEach((k, n) -> out.printf(Locale.ROOT, "  %-28s %d%n", k, n));
+      out.println("connection errors (type: message):");
+      int shown = 0;
+      for (Map.Entry<String, Long> e : r.errors().entrySet()) {
+        if (shown++ == MAX_ERROR_KINDS) {
+          out.printf(Locale.ROOT, "  ... and %d more kinds%n", r.errors().size() - MAX_ERROR_KINDS);
+          break;
+        }
+        out.printf(Locale.ROOT, "  %6d  %s%n", e.getValue(), e.getKey());
+      }
     }
     if (r.badServerErrors() > 0) {
       out.println(r.badServerErrors() + " server errors (5xx other than 503 with Retry-After)");

@@ -13,7 +13,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code POST /api/session}: issues a bearer token for a new user on the free plan; with {@code
- * {"plan":"pro"}} and the header {@code X-Admin-Token}, on the pro plan. Rate-limited per IP by the
+ * {"plan":"pro"}} and the admin token as {@code Authorization: Bearer <admin token>} (the same
+ * header the health endpoint's admin actions take), on the pro plan. Rate-limited per IP by the
  * Sluice filter.
  *
  * <p>Thread-safe.
@@ -47,7 +48,7 @@ final class SessionServlet extends HttpServlet {
       return;
     }
     if (plan.equals("pro") && !isAdmin(request, adminToken)) {
-      Json.error(response, 403, "forbidden", "a pro session needs the X-Admin-Token header");
+      Json.error(response, 403, "forbidden", "a pro session needs Authorization: Bearer <admin token>");
       return;
     }
     SessionStore.Session s;
@@ -65,8 +66,11 @@ final class SessionServlet extends HttpServlet {
   }
 
   static boolean isAdmin(HttpServletRequest request, byte[] adminToken) {
-    String given = request.getHeader("X-Admin-Token");
-    return given != null
-        && MessageDigest.isEqual(given.getBytes(StandardCharsets.UTF_8), adminToken);
+    String header = request.getHeader("Authorization");
+    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return false;
+    }
+    return MessageDigest.isEqual(header.substring(7).trim().getBytes(StandardCharsets.UTF_8),
+        adminToken);
   }
 }

@@ -69,15 +69,9 @@ final class SluiceWiring {
 
   // Layer 2: admission queue.
   static final int MAX_CONCURRENT = 20;
+  static final int MAX_CONCURRENT_PER_USER = 2;
   static final int MAX_QUEUED = 100;
-  final RequestQueue<String> queue = RequestQueue.builder()
-      .name("chat-service")
-      .maxConcurrent(MAX_CONCURRENT)
-      .maxConcurrentPerKey(2)
-      .maxQueued(MAX_QUEUED)
-      .priorities("chat", "research", "export")
-      .timeout(Duration.ofSeconds(60))
-      .build();
+  final RequestQueue<String> queue;
 
   // Layer 3: quota (free plan: chat 3/day, seeded by the shipped SQL; pro: configured here).
   final AtomicQuotaRepository quotas;
@@ -88,6 +82,8 @@ final class SluiceWiring {
 
   // Layer 5: error rates (API responses and literature calls) and the health report.
   final ErrorTracker errors = ErrorTracker.builder().window(MINUTE).build();
+  // Client aborts and admitted work: figures only, never a lower score.
+  final ApiTraffic traffic = new ApiTraffic();
   final HealthMonitor health;
 
   /** Per-IP limits, before authentication. */
@@ -101,9 +97,20 @@ final class SluiceWiring {
    * @param db the pooled database; the quota schema is migrated on it
    * @param proChatsPerDay the pro plan's daily chats
    * @param breakerClock the clock of the literature breaker (tests move it past the open time)
+   * @param maxQueued requests that may wait in the queue ({@link #MAX_QUEUED}; tests that need
+   *     the queue to shed at once use fewer)
    * @throws SQLException if the schema or the plans cannot be installed
    */
-  SluiceWiring(DataSource db, int proChatsPerDay, NanoClock breakerClock) throws SQLException {
+  SluiceWiring(DataSource db, int proChatsPerDay, NanoClock breakerClock, int maxQueued)
+      throws SQLException {
+    this.queue = RequestQueue.builder()
+        .name("chat-service")
+        .maxConcurrent(MAX_CONCURRENT)
+        .maxConcurrentPerKey(MAX_CONCURRENT_PER_USER)
+        .maxQueued(maxQueued)
+        .priorities("chat", "research", "export")
+        .timeout(Duration.ofSeconds(60))
+        .build();
     QuotaSchema.migrate(db);
     installProPlan(db, proChatsPerDay);
     this.quotas = AtomicQuotaRepository.create(db);
@@ -127,28 +134,30 @@ final class SluiceWiring {
         .circuitBreaker(literatureBreaker)
         .build();
 
+    // Rules are keyed by path and method as ApiRoutes answers them, so a wrong method matches no
+    // rule: ApiRoutes refuses it with 405 before either filter runs.
     // Two filters around authentication: per-IP limits first, so requests with no or a forged
     // token are limited too (each costs a token lookup); quota and queue after it, keyed by user.
     this.ipFilter = SluiceFilter.builder()
         .name("per-ip")
-        .rule(RouteRule.builder("session").path("/api/session").methods("POST")
+        .rule(RouteRule.builder("session").path(ApiRoutes.Route.SESSION.path).methods("POST")
             .perIp(sessionPerIp).build())
-        .rule(RouteRule.builder("chat").path("/api/chat").methods("POST")
+        .rule(RouteRule.builder("chat").path(ApiRoutes.Route.CHAT.path).methods("POST")
             .perIp(chatPerIp).build())
-        .rule(RouteRule.builder("research").path("/api/research").methods("POST")
+        .rule(RouteRule.builder("research").path(ApiRoutes.Route.RESEARCH.path).methods("POST")
             .perIp(researchPerIp).build())
-        .rule(RouteRule.builder("export").path("/api/export").methods("POST", "GET")
+        .rule(RouteRule.builder("export").path(ApiRoutes.Route.EXPORT.path).methods("POST")
             .perIp(exportPerIp).build())
         // Clients connect directly; behind a proxy, name it: .trustedProxies("10.0.0.0/8").
         .clientAddressResolver(ClientAddressResolver.builder().build())
         .build();
     this.filter = SluiceFilter.builder()
         .name("per-user")
-        .rule(RouteRule.builder("chat").path("/api/chat").methods("POST")
+        .rule(RouteRule.builder("chat").path(ApiRoutes.Route.CHAT.path).methods("POST")
             .quota("chat").queuePriority("chat").build())
-        .rule(RouteRule.builder("research").path("/api/research").methods("POST")
+        .rule(RouteRule.builder("research").path(ApiRoutes.Route.RESEARCH.path).methods("POST")
             .queuePriority("research").build())
-        .rule(RouteRule.builder("export").path("/api/export").methods("POST", "GET")
+        .rule(RouteRule.builder("export").path(ApiRoutes.Route.EXPORT.path).methods("POST")
             .queuePriority("export").build())
         .userKeyResolver(UserKeyResolver.requestAttribute(AuthFilter.USER))
         .queue(queue)
@@ -168,6 +177,7 @@ final class SluiceWiring {
         .add(LatencyProbe.of("db", () -> ping(db)))
         .add(ipFilter.healthContributor())
         .add(filter.healthContributor())
+        .add(traffic.healthContributor())
         .build();
   }
 

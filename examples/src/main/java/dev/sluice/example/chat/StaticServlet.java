@@ -1,5 +1,6 @@
 package dev.sluice.example.chat;
 
+import jakarta.servlet.ServletException;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -23,22 +24,34 @@ final class StaticServlet extends HttpServlet {
       "png", "image/png");
 
   @Override
+  protected void service(HttpServletRequest request, HttpServletResponse response)
+      throws ServletException, IOException {
+    String method = request.getMethod();
+    if (!method.equals("GET") && !method.equals("HEAD")) {
+      response.setHeader("Allow", "GET, HEAD");
+      Json.error(response, 405, "method_not_allowed", "Pages answer GET and HEAD only.");
+      return;
+    }
+    super.service(request, response);
+  }
+
+  @Override
   protected void doGet(HttpServletRequest request, HttpServletResponse response)
       throws IOException {
-    String path = request.getRequestURI();
+    String path = ApiRoutes.path(request);
     String file = switch (path) {
       case "/", "/index.html" -> "index.html";
       case "/dashboard", "/dashboard/" -> "dashboard.html";
       default -> path.startsWith("/static/") ? path.substring("/static/".length()) : null;
     };
     if (file == null || !file.matches("[a-zA-Z0-9_-]+\\.[a-z]+")) {
-      Json.error(response, 404, "not_found", "no page at " + path);
+      Json.error(response, 404, "not_found", "There is no page at this path.");
       return;
     }
     String ext = file.substring(file.lastIndexOf('.') + 1);
     try (InputStream in = StaticServlet.class.getResourceAsStream("/static/" + file)) {
       if (in == null || !TYPES.containsKey(ext)) {
-        Json.error(response, 404, "not_found", "no page at " + path);
+        Json.error(response, 404, "not_found", "There is no page at this path.");
         return;
       }
       byte[] bytes = in.readAllBytes();

@@ -2,13 +2,17 @@ package dev.sluice.example.chat;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sluice.RequestQueue;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
@@ -31,7 +35,8 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * SLUICE_CHROMIUM}, {@code SLUICE_CHROMEDRIVER} override the Debian paths).
  *
  * <p>With {@code -Dsluice.screenshots=docs/screenshots} (relative to the repository root) it
- * saves {@code chat.png} and {@code dashboard.png} there.
+ * saves {@code chat.png}, {@code chat-waiting.png}, {@code chat-busy.png} and {@code
+ * dashboard.png} there.
  */
 class BrowserTest {
   private static ChatApp app;
@@ -133,6 +138,60 @@ class BrowserTest {
     assertThat(driver.getCurrentUrl()).as("the token leaves the address bar")
         .doesNotContain(TestDb.ADMIN);
     screenshot("dashboard.png");
+  }
+
+  @Test
+  void chatPage_showsHowLongAQuestionWaits_andTheBusyMessageWhenTheQueueIsFull()
+      throws Exception {
+    Assumptions.assumeTrue(skipReason == null, skipReason);
+    try (ChatApp busy = TestDb.startApp()) {
+      RequestQueue<String> queue = busy.wiring().queue;
+      List<RequestQueue.Permit> held = new ArrayList<>();
+      List<CompletableFuture<RequestQueue.Permit>> waiters = new ArrayList<>();
+      try {
+        // Every slot is taken (two per holder, the per-user cap), so the next chat waits.
+        for (int i = 0; i < SluiceWiring.MAX_CONCURRENT; i++) {
+          held.add(queue.tryAcquire("holder-" + i / 2, "chat").orElseThrow());
+        }
+        WebDriverWait wait = new WebDriverWait(driver, Duration.ofSeconds(20));
+        driver.get(busy.baseUri().toString());
+        ask("Does sleep affect memory?");
+        wait.until(d -> queue.stats().queued() == 1);
+        WebElement waiting = driver.findElement(By.id("waiting"));
+        wait.until(d -> {
+          String seconds = waiting.getAttribute("data-seconds");
+          return seconds != null && Integer.parseInt(seconds) >= 1;
+        });
+        assertThat(waiting.isDisplayed()).isTrue();
+        assertThat(waiting.getText()).matches("Waiting for an answer… [1-9]\\d* s.*");
+        screenshot("chat-waiting.png");
+
+        held.remove(0).close(); // a slot frees: the question leaves the queue and is answered
+        wait.until(ExpectedConditions.numberOfElementsToBe(
+            By.cssSelector("#log .msg.bot.answer"), 1));
+        wait.until(ExpectedConditions.invisibilityOfElementLocated(By.id("waiting")));
+
+        // Full: every slot taken again, and every place in the waiting line.
+        held.add(queue.tryAcquire("holder-0", "chat").orElseThrow());
+        for (int i = 0; i < SluiceWiring.MAX_QUEUED; i++) {
+          waiters.add(queue.acquireAsync("waiter-" + i, "export"));
+        }
+        assertThat(queue.stats().queued()).isEqualTo(SluiceWiring.MAX_QUEUED);
+        ask("exercise and blood pressure");
+        wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("notice"),
+            "Busy — please wait"));
+        assertThat(driver.findElement(By.id("notice")).getText())
+            .matches("Busy — please wait \\d+ s and try again\\.");
+        wait.until(ExpectedConditions.invisibilityOfElementLocated(By.id("waiting")));
+        screenshot("chat-busy.png");
+      } finally {
+        for (CompletableFuture<RequestQueue.Permit> w : waiters) {
+          w.cancel(false);
+          w.thenAccept(RequestQueue.Permit::close);
+        }
+        held.forEach(RequestQueue.Permit::close);
+      }
+    }
   }
 
   private static void ask(String question) {

@@ -137,7 +137,7 @@ class ChatApiTest {
   @Test
   void chat_perIpLimit_fiveAMinute_then429WithRetryAfter() throws Exception {
     HttpResponse<String> pro = http.post("/api/session", "{\"plan\":\"pro\"}",
-        "X-Admin-Token", TestDb.ADMIN);
+        "Authorization", "Bearer " + TestDb.ADMIN);
     assertThat(pro.statusCode()).isEqualTo(201);
     String token = Http.json(pro).path("token").asText();
     for (int i = 0; i < 5; i++) {
@@ -165,7 +165,7 @@ class ChatApiTest {
   @Test
   void session_proPlanNeedsTheAdminToken() throws Exception {
     assertThat(http.post("/api/session", "{\"plan\":\"pro\"}").statusCode()).isEqualTo(403);
-    assertThat(http.post("/api/session", "{\"plan\":\"pro\"}", "X-Admin-Token", "nope")
+    assertThat(http.post("/api/session", "{\"plan\":\"pro\"}", "Authorization", "Bearer nope")
         .statusCode()).isEqualTo(403);
     assertThat(http.post("/api/session", "{\"plan\":\"gold\"}").statusCode()).isEqualTo(400);
   }
