@@ -165,6 +165,17 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     return body == null ? new byte[0] : size == body.length ? body : Arrays.copyOf(body, size);
   }
 
+  /**
+   * A refusal before the body was read leaves the body on the connection, and the container will
+   * close it rather than read it: say so, so a keep-alive client does not send its next request
+   * on a connection that is about to close.
+   */
+  private void closeIfBodyUnread() {
+    if (hasUnreadBody()) {
+      response.setHeader("Connection", "close");
+    }
+  }
+
   private String clientAddress() {
     if (clientAddress == null) {
       clientAddress = filter.addresses.resolve(request);
@@ -192,6 +203,9 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     try {
       d = limiter.tryAcquire(key);
     } catch (RuntimeException e) {
+      if (!rule.failOpen() && !rule.shadow()) {
+        closeIfBodyUnread();
+      }
       return filter.storeFailed(rule, count, "rate-limit store for '" + limiter.name() + "'", e,
           response);
     }
@@ -204,6 +218,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
       return true;
     }
     count.rateLimited.increment();
+    closeIfBodyUnread();
     Refusals.rateLimited(response, d);
     return false;
   }

@@ -203,6 +203,28 @@ abstract class HostileClientTest {
   }
 
   @Test
+  void refusalBeforeTheBodyIsRead_saysConnectionClose_soKeepAliveClientsDoNotReuseIt()
+      throws Exception {
+    RateLimiter<String> perIp = RateLimiter.builder().name("chat").limit(1, Duration.ofMinutes(1))
+        .clock(timeouts::nanoTime).build();
+    start(filter().rule(RouteRule.builder("chat").path("/api/chat").perIp(perIp).build()).build(),
+        new Echo());
+    assertThat(post("/api/chat", "first").statusCode()).isEqualTo(200);
+    try (SlowClient c = SlowClient.connect(jetty.uri("/"))) {
+      SlowClient.Response r = c.head("POST", "/api/chat", "Content-Length: 10").read();
+      assertThat(r.status()).isEqualTo(429);
+      // Jetty closes at once; Tomcat first waits (its connection timeout) for the body to swallow.
+      assertThat(r.header("Connection")).isEqualToIgnoringCase("close");
+    }
+    // Without a body there is nothing left on the connection: it stays open.
+    try (SlowClient c = SlowClient.connect(jetty.uri("/"))) {
+      SlowClient.Response r = c.head("GET", "/api/chat").read();
+      assertThat(r.status()).isEqualTo(429);
+      assertThat(r.header("Connection")).isNull();
+    }
+  }
+
+  @Test
   void chunkedBodyOverTheLimit_gets413_andNeverReachesTheHandler() throws Exception {
     SluiceFilter f = filter().maxBodySize(64)
         .rule(RouteRule.builder("chat").path("/api/chat").build()).build();
