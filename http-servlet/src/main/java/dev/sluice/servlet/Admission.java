@@ -522,6 +522,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     }
     count.failed.increment();
     SluiceFilter.LOG.error("rule '{}': the handler failed", rule.name(), e);
+    settle(true); // before the answer goes out, so a client that retries at once finds it done
     if (!res.isCommitted()) {
       try {
         Refusals.internalError(res);
@@ -529,7 +530,6 @@ final class Admission implements AsyncListener, BodyReader.Sink {
         // the client is gone too: nothing more to tell it
       }
     }
-    settle(true);
   }
 
   /** Releases the permit and refunds a failed request's quota; only the first call acts. */
