@@ -230,13 +230,10 @@ final class FailsafeOutboundGuard implements OutboundGuard {
    * path checks them in Failsafe's {@code abortIf}, for failures Failsafe would retry.
    */
   private <T> T callHere(Callable<T> work) throws Exception {
-    Execution<Object> execution = null;
-    if (baseRetry != null) {
-      if (budget != null) {
-        budget.deposit();
-      }
-      execution = Execution.of(baseRetry);
+    if (budget != null) {
+      budget.deposit();
     }
+    Execution<Object> execution = null;
     for (int attempt = 1; ; attempt++) {
       Object result = null;
       Throwable failure = null;
@@ -247,8 +244,13 @@ final class FailsafeOutboundGuard implements OutboundGuard {
       } catch (Throwable t) {
         failure = t;
       }
-      if (execution == null) {
+      if (baseRetry == null || failure == null && !retry.retriesResult(result)) {
+        // Nothing to retry (Failsafe's handleIf would say so too): most calls end here, without
+        // building an execution, which costs more than the rest of the call.
         return outcome(result, failure);
+      }
+      if (execution == null) {
+        execution = Execution.of(baseRetry);
       }
       execution.record(result, failure);
       if (execution.isComplete() || abortRetry(attempt, result, failure)) {

@@ -13,8 +13,8 @@ import java.util.concurrent.locks.LockSupport;
  * insert and removal, and usually a wake-up of the timer thread, since each new task is the
  * earliest: microseconds per call. Here an attempt only puts its {@link Watch} in a free slot of a
  * fixed table and clears it afterwards; one daemon thread ({@code sluice-attempt-watchdog}),
- * started on first use, scans the table once per millisecond while attempts are running and parks
- * when there have been none for a second, so a busy caller never wakes it. A timeout therefore
+ * started on first use, scans the table once per millisecond while attempts are being made and
+ * parks when there have been none for a second, so a busy caller never wakes it. A timeout therefore
  * fires up to about a millisecond late. When every slot is taken (more attempts at once than the
  * table holds), {@link #watch} answers null and the caller uses a scheduled task instead.
  *
@@ -34,6 +34,8 @@ public final class AttemptWatchdog {
 
   private final AtomicReferenceArray<Watch> slots = new AtomicReferenceArray<>(GROUPS * STRIDE);
   private volatile boolean parked;
+  /** Set by a watch since the last scan; most attempts end between two scans, unseen by them. */
+  private volatile boolean active;
   private volatile Thread thread;
 
   private AttemptWatchdog() {}
@@ -54,11 +56,15 @@ public final class AttemptWatchdog {
       if (slots.get(slot) == null && slots.compareAndSet(slot, null, w)) {
         w.owner = this;
         w.slot = slot;
-        Thread t = thread;
-        if (t == null) {
-          start();
-        } else if (parked) {
-          LockSupport.unpark(t);
+        if (!active) {
+          // Once per scan at most: a busy caller reads a shared flag instead of writing one.
+          active = true;
+          Thread t = thread;
+          if (t == null) {
+            start();
+          } else if (parked) {
+            LockSupport.unpark(t);
+          }
         }
         return w;
       }
@@ -82,13 +88,17 @@ public final class AttemptWatchdog {
   private void run() {
     int idle = 0;
     while (true) {
-      if (scan()) {
+      boolean watched = active;
+      if (watched) {
+        active = false;
+      }
+      if (scan() || watched) {
         idle = 0;
       } else if (++idle > IDLE_TICKS) {
         parked = true;
-        // Re-scan after announcing the park: a watch put in before this scan is seen here, one put
-        // in after it sees parked == true and unparks this thread.
-        if (!scan()) {
+        // Re-check after announcing the park: a watch put in before this is seen here, one put in
+        // after it finds active == false and parked == true, and unparks this thread.
+        if (!scan() && !active) {
           LockSupport.park(this);
         }
         parked = false;
