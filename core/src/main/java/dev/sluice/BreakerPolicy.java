@@ -12,18 +12,22 @@ import java.util.function.UnaryOperator;
  * Plugs a Sluice {@link CircuitBreaker} into a Failsafe execution through Failsafe's policy SPI, in
  * place of Failsafe's own breaker (which times its open state with {@code System.nanoTime()}; see
  * {@link DefaultCircuitBreaker}). Each attempt asks permission before it runs and reports its
- * outcome and duration, read from the {@link NanoClock}, when it ends.
+ * outcome and duration, read from the {@link NanoClock}, when it ends. A Sluice breaker without a
+ * slow-call threshold has no use for the duration, so the clock is then not read at all.
  */
 final class BreakerPolicy implements Policy<Object> {
   private final CircuitBreaker breaker;
   private final NanoClock clock;
   private final UnaryOperator<Throwable> translate;
+  private final boolean timed;
   private final PolicyConfig<Object> config = new PolicyConfig<Object>() {};
 
   BreakerPolicy(CircuitBreaker breaker, NanoClock clock, UnaryOperator<Throwable> translate) {
     this.breaker = breaker;
     this.clock = clock;
     this.translate = translate;
+    this.timed = !(breaker instanceof DefaultCircuitBreaker)
+        || ((DefaultCircuitBreaker) breaker).timesCalls();
   }
 
   @Override
@@ -51,7 +55,9 @@ final class BreakerPolicy implements Policy<Object> {
       } catch (CircuitOpenException refused) {
         return ExecutionResult.exception(refused);
       }
-      start = clock.nanoTime();
+      if (timed) {
+        start = clock.nanoTime();
+      }
       return null;
     }
 
@@ -76,7 +82,7 @@ final class BreakerPolicy implements Policy<Object> {
     }
 
     private Duration elapsed() {
-      return Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
+      return timed ? Duration.ofNanos(Math.max(0, clock.nanoTime() - start)) : Duration.ZERO;
     }
   }
 }

@@ -1,6 +1,5 @@
 package dev.sluice;
 
-import dev.sluice.internal.SlidingWindow;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.Callable;
@@ -8,6 +7,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -36,12 +36,23 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   private final NanoClock clock;
   private final CopyOnWriteArrayList<StateListener> listeners = new CopyOnWriteArrayList<>();
 
-  private final SlidingWindow window;
-  /** Written under the lock; read without it only by the closed-state fast path of permit(). */
+  /** Whether a success needs its duration (a slow-call threshold is set). */
+  private final boolean timesCalls;
+  /** Whether a success goes straight into its window bucket (a rate trigger is set). */
+  private final boolean timesSuccesses;
+  private final OutcomeWindow window;
+  /**
+   * Closed-state successes not yet in the window, when {@link #timesSuccesses} is off; moved into
+   * it (counted as the total seen so far) whenever the lock holder reads the clock.
+   */
+  private final LongAdder untimedSuccesses = new LongAdder();
+  private long untimedSeen;
+  /** Written under the lock; read without it by the closed-state fast paths. */
   private volatile State state = State.CLOSED;
   private long openedAt;
   private long halfOpenedAt;
-  private int consecutiveFailures;
+  /** Written under the lock; read without it by a closed-state success, which clears it. */
+  private volatile int consecutiveFailures;
   private int probesInFlight;
   private int probeSuccesses;
 
@@ -55,7 +66,9 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     this.halfOpenProbes = b.halfOpenProbes;
     this.recordFailure = b.recordFailure;
     this.clock = b.clock;
-    this.window = new SlidingWindow(b.window.toNanos(), WINDOW_BUCKETS, clock.nanoTime());
+    this.timesCalls = b.slowCallThreshold != null;
+    this.timesSuccesses = b.failureRate > 0;
+    this.window = new OutcomeWindow(b.window.toNanos(), WINDOW_BUCKETS, clock.nanoTime());
     if (b.listener != null) {
       listeners.add(b.listener);
     }
@@ -134,27 +147,39 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   @Override
   public void recordSuccess(Duration duration) {
     Objects.requireNonNull(duration, "duration");
-    recordSuccess(duration.toNanos(), clock.nanoTime());
+    if (timesCalls && duration.toNanos() >= slowNanos) {
+      recordFailure(clock.nanoTime());
+      return;
+    }
+    succeeded(0, false);
   }
 
-  /** Records a success that took {@code tookNanos} and ended at {@code now}. */
-  private void recordSuccess(long tookNanos, long now) {
-    if (tookNanos >= slowNanos) {
-      recordFailure(now);
+  /**
+   * Records a success that was not slow. {@code now} is the end of the call when
+   * {@code haveNow}; otherwise the clock is read only if the window needs the success's time.
+   */
+  private void succeeded(long now, boolean haveNow) {
+    if (state == State.CLOSED) {
+      countClosedSuccess(now, haveNow);
+      if (consecutiveFailures != 0) {
+        clearFailures();
+      }
       return;
     }
     State[] change = null;
+    boolean closed = false;
     synchronized (this) {
       switch (state) {
         case CLOSED:
+          // Closed while this thread waited for the lock: a closed success after all.
           consecutiveFailures = 0;
-          window.record(now, true);
+          closed = true;
           break;
         case HALF_OPEN:
           probesInFlight = Math.max(0, probesInFlight - 1);
           probeSuccesses++;
           if (probeSuccesses >= halfOpenProbes) {
-            change = transition(State.CLOSED, now);
+            change = transition(State.CLOSED, 0); // closing needs no time
           }
           break;
         default:
@@ -162,7 +187,24 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
           break;
       }
     }
+    if (closed) {
+      countClosedSuccess(now, haveNow);
+    }
     fire(change);
+  }
+
+  private void countClosedSuccess(long now, boolean haveNow) {
+    if (timesSuccesses) {
+      window.addSuccesses(haveNow ? now : clock.nanoTime(), 1, this);
+    } else {
+      untimedSuccesses.increment();
+    }
+  }
+
+  private synchronized void clearFailures() {
+    if (state == State.CLOSED) {
+      consecutiveFailures = 0;
+    }
   }
 
   @Override
@@ -178,7 +220,8 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
       switch (state) {
         case CLOSED:
           consecutiveFailures++;
-          window.record(now, false);
+          catchUp(now);
+          window.addFailure(now);
           if (consecutiveFailures >= failureThreshold || rateTripped(now)) {
             change = transition(State.OPEN, now);
           }
@@ -202,7 +245,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   public <T> T call(Callable<T> work) throws Exception {
     Objects.requireNonNull(work, "work");
     acquirePermission();
-    long start = clock.nanoTime();
+    long start = timesCalls ? clock.nanoTime() : 0;
     T result;
     try {
       result = work.call();
@@ -210,8 +253,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
       record(t, start);
       throw t;
     }
-    long end = clock.nanoTime();
-    recordSuccess(end - start, end);
+    finished(start);
     return result;
   }
 
@@ -222,7 +264,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     if (refused != null) {
       return CompletableFuture.failedFuture(refused);
     }
-    long start = clock.nanoTime();
+    long start = timesCalls ? clock.nanoTime() : 0;
     CompletionStage<T> stage;
     try {
       stage = work.get();
@@ -233,8 +275,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     CompletableFuture<T> result = new CompletableFuture<>();
     stage.whenComplete((value, error) -> {
       if (error == null) {
-        long end = clock.nanoTime();
-        recordSuccess(end - start, end);
+        finished(start);
         result.complete(value);
       } else {
         Throwable cause = error instanceof CompletionException && error.getCause() != null
@@ -246,12 +287,28 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     return result;
   }
 
+  /** Records a call started at {@code start} (read only when timing calls) that returned. */
+  private void finished(long start) {
+    if (!timesCalls) {
+      succeeded(0, false);
+      return;
+    }
+    long end = clock.nanoTime();
+    if (end - start >= slowNanos) {
+      recordFailure(end);
+    } else {
+      succeeded(end, true);
+    }
+  }
+
   private void record(Throwable t, long start) {
     long end = clock.nanoTime();
     if (isFailure(t)) {
       recordFailure(end);
+    } else if (timesCalls && end - start >= slowNanos) {
+      recordFailure(end);
     } else {
-      recordSuccess(end - start, end);
+      succeeded(end, true);
     }
   }
 
@@ -265,19 +322,23 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     State[] change;
     synchronized (this) {
       change = state == State.CLOSED ? null : transition(State.CLOSED, 0);
+      consecutiveFailures = 0;
       window.clear();
+      untimedSeen = untimedSuccesses.sum();
     }
     fire(change);
   }
 
   @Override
-  public synchronized int consecutiveFailures() {
+  public int consecutiveFailures() {
     return consecutiveFailures;
   }
 
   @Override
   public synchronized double failureRate() {
-    long[] totals = window.totals(clock.nanoTime());
+    long now = clock.nanoTime();
+    catchUp(now);
+    long[] totals = window.totals(now);
     long calls = totals[0] + totals[1];
     return calls == 0 ? 0 : totals[1] / (double) calls;
   }
@@ -289,6 +350,23 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     long[] totals = window.totals(now);
     long calls = totals[0] + totals[1];
     return calls >= minimumCalls && totals[1] >= failureRate * calls;
+  }
+
+  /** Moves closed-state successes counted without a time into the window at {@code now}. */
+  private void catchUp(long now) {
+    if (timesSuccesses) {
+      return;
+    }
+    long total = untimedSuccesses.sum();
+    if (total != untimedSeen) {
+      window.addSuccesses(now, total - untimedSeen, this);
+      untimedSeen = total;
+    }
+  }
+
+  /** Whether {@link BreakerPolicy} must time each attempt (only for a slow-call threshold). */
+  boolean timesCalls() {
+    return timesCalls;
   }
 
   /** Turns an expired open state into half-open; caller holds the lock. */
@@ -319,6 +397,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     }
     if (to == State.CLOSED) {
       window.clear();
+      untimedSeen = untimedSuccesses.sum();
     }
     return new State[] {from, to};
   }
@@ -339,5 +418,105 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   @Override
   public String toString() {
     return "CircuitBreaker[" + name + ": " + state() + "]";
+  }
+
+  /**
+   * Success and failure counts over a sliding time window, in a fixed ring of buckets. Successes
+   * are added without the breaker's lock (a striped counter per bucket); a bucket is recycled for
+   * a new time slot, and failures are added, under the lock. A success that finds its bucket still
+   * holding an older slot takes the lock once to recycle it, about once per bucket length. Times
+   * are compared by subtraction from a fixed origin, so clocks with any origin work.
+   */
+  private static final class OutcomeWindow {
+    private static final long EMPTY = Long.MIN_VALUE;
+    private final long origin;
+    private final long bucketNanos;
+    private final Bucket[] buckets;
+
+    OutcomeWindow(long windowNanos, int buckets, long now) {
+      this.origin = now;
+      this.bucketNanos = Math.max(1, windowNanos / buckets);
+      this.buckets = new Bucket[buckets];
+      for (int i = 0; i < buckets; i++) {
+        this.buckets[i] = new Bucket();
+      }
+    }
+
+    /** Adds successes at {@code now}; lock-free unless the bucket must be recycled. */
+    void addSuccesses(long now, long count, Object lock) {
+      long epoch = epoch(now);
+      Bucket b = bucket(epoch);
+      if (b.epoch != epoch) {
+        synchronized (lock) {
+          if (b.epoch != EMPTY && b.epoch > epoch) {
+            return; // this thread stalled for a whole window: the success is already out of it
+          }
+          recycle(b, epoch);
+        }
+      }
+      b.successes.add(count);
+    }
+
+    /** Adds a failure at {@code now}; the caller holds the lock. */
+    void addFailure(long now) {
+      long epoch = epoch(now);
+      Bucket b = bucket(epoch);
+      if (b.epoch != epoch) {
+        if (b.epoch != EMPTY && b.epoch > epoch) {
+          return;
+        }
+        recycle(b, epoch);
+      }
+      b.failures++;
+    }
+
+    /** Returns {successes, failures} inside the window; the caller holds the lock. */
+    long[] totals(long now) {
+      long epoch = epoch(now);
+      long s = 0;
+      long f = 0;
+      for (Bucket b : buckets) {
+        long e = b.epoch;
+        if (e != EMPTY && epoch - e >= 0 && epoch - e < buckets.length) {
+          s += b.successes.sum();
+          f += b.failures;
+        }
+      }
+      return new long[] {s, f};
+    }
+
+    /** Forgets every outcome; the caller holds the lock. */
+    void clear() {
+      for (Bucket b : buckets) {
+        b.epoch = EMPTY;
+        b.successes.reset();
+        b.failures = 0;
+      }
+    }
+
+    private static void recycle(Bucket b, long epoch) {
+      if (b.epoch != epoch) {
+        // Reset before publishing the slot: a success that sees the new epoch adds after this.
+        b.successes.reset();
+        b.failures = 0;
+        b.epoch = epoch;
+      }
+    }
+
+    private Bucket bucket(long epoch) {
+      return buckets[(int) Math.floorMod(epoch, (long) buckets.length)];
+    }
+
+    private long epoch(long now) {
+      return Math.floorDiv(now - origin, bucketNanos);
+    }
+  }
+
+  /** One time slot of the window. */
+  private static final class Bucket {
+    volatile long epoch = OutcomeWindow.EMPTY;
+    final LongAdder successes = new LongAdder();
+    /** Guarded by the breaker's lock. */
+    long failures;
   }
 }

@@ -1,5 +1,6 @@
 package dev.sluice;
 
+import dev.failsafe.Execution;
 import dev.failsafe.Failsafe;
 import dev.failsafe.FailsafeException;
 import dev.failsafe.FailsafeExecutor;
@@ -7,6 +8,7 @@ import dev.failsafe.Policy;
 import dev.failsafe.RetryPolicyBuilder;
 import dev.failsafe.TimeoutExceededException;
 import dev.failsafe.spi.Scheduler;
+import dev.sluice.internal.AttemptWatchdog;
 import dev.sluice.internal.Pacer;
 import dev.sluice.internal.RetryBudget;
 import dev.sluice.internal.SchedulerAdapter;
@@ -21,8 +23,11 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 
 /**
@@ -31,6 +36,16 @@ import java.util.function.Supplier;
  * {@code RetryPolicy}; pacing, the breaker and the timeout are Sluice policies plugged in through
  * Failsafe's policy SPI, because Failsafe's versions read {@code System.nanoTime()} or schedule on
  * a global scheduler and so cannot be driven by an injected clock and scheduler.
+ *
+ * <p>A synchronous call runs its attempts on the caller's thread instead (unless it has a timeout
+ * that must not interrupt, see {@link #call}): a hop to a scheduler thread and back costs tens of
+ * microseconds, far more than the guard itself. The retry decisions are still Failsafe's, through
+ * its standalone {@link Execution} (record each attempt, ask whether it is complete and for the
+ * delay); this class only runs the attempts and waits the delays. Waits park the caller (with
+ * {@code parkNanos} on the real-time schedulers, or as a task awaited through
+ * {@link TaskScheduler#await} on any other, so a virtual-time scheduler drives them in tests), and
+ * the timeout interrupts the caller, from {@link AttemptWatchdog} on the real-time schedulers or
+ * from a task on the guard's scheduler otherwise.
  */
 final class FailsafeOutboundGuard implements OutboundGuard {
   /** Failsafe's delay functions signal "use the backoff" with a negative delay (null fails). */
@@ -49,6 +64,13 @@ final class FailsafeOutboundGuard implements OutboundGuard {
   private final List<Policy<Object>> innerPolicies = new ArrayList<>();
   private final TaskScheduler taskScheduler;
   private final Scheduler scheduler;
+  /** Whether the scheduler runs on real time, so the caller may park and use the watchdog. */
+  private final boolean realTime;
+  private final boolean interruptOnTimeout;
+  private final long timeoutNanos;
+  /** Whether synchronous attempts must time the breaker's calls (a slow-call threshold). */
+  private final boolean breakerTimed;
+  private final NanoClock clock;
 
   FailsafeOutboundGuard(OutboundGuard.Builder b) {
     this.name = b.name;
@@ -57,6 +79,12 @@ final class FailsafeOutboundGuard implements OutboundGuard {
     this.timeout = b.timeout;
     this.taskScheduler = b.scheduler;
     this.scheduler = SchedulerAdapter.toFailsafe(b.scheduler);
+    this.realTime = b.scheduler == SchedulerAdapter.COMMON || b.scheduler == TaskScheduler.timer();
+    this.interruptOnTimeout = b.interruptOnTimeout;
+    this.timeoutNanos = timeout == null ? 0 : timeout.toNanos();
+    this.breakerTimed = breaker != null && (!(breaker instanceof DefaultCircuitBreaker)
+        || ((DefaultCircuitBreaker) breaker).timesCalls());
+    this.clock = b.clock;
     this.baseRetry = retry.maxAttempts() > 1 ? failsafeRetry(retry) : null;
     this.budget = baseRetry != null && retry.budgetMaxTokens() > 0
         ? new RetryBudget(retry.budgetRatio(), retry.budgetMaxTokens()) : null;
@@ -175,6 +203,11 @@ final class FailsafeOutboundGuard implements OutboundGuard {
       // Nothing to wait for or time out: run on the caller's thread, with no hop to the scheduler.
       return breaker == null ? work.call() : breaker.call(work);
     }
+    if (timeout == null || interruptOnTimeout) {
+      return callHere(work);
+    }
+    // A timed-out attempt that may not be interrupted must be abandoned, so the caller is
+    // released on time: that needs the attempt on another thread.
     CompletableFuture<T> future = executor().getAsync(work::call);
     try {
       return taskScheduler.await(future);
@@ -187,6 +220,156 @@ final class FailsafeOutboundGuard implements OutboundGuard {
     } catch (InterruptedException e) {
       future.cancel(true);
       throw e;
+    }
+  }
+
+  /**
+   * Runs the call's attempts on this thread. Failsafe's standalone execution decides, from each
+   * recorded outcome, whether to retry and after what delay, exactly as its asynchronous execution
+   * does; the budget and the longest server-told delay are checked here, where the asynchronous
+   * path checks them in Failsafe's {@code abortIf}, for failures Failsafe would retry.
+   */
+  private <T> T callHere(Callable<T> work) throws Exception {
+    if (budget != null) {
+      budget.deposit();
+    }
+    Execution<Object> execution = null;
+    for (int attempt = 1; ; attempt++) {
+      Object result = null;
+      Throwable failure = null;
+      try {
+        result = attempt(work);
+      } catch (InterruptedException e) {
+        throw e; // the caller was interrupted (not by a timeout): stop, do not retry
+      } catch (Throwable t) {
+        failure = t;
+      }
+      if (baseRetry == null || failure == null && !retry.retriesResult(result)) {
+        // Nothing to retry (Failsafe's handleIf would say so too): most calls end here, without
+        // building an execution, which costs more than the rest of the call.
+        return outcome(result, failure);
+      }
+      if (execution == null) {
+        execution = Execution.of(baseRetry);
+      }
+      execution.record(result, failure);
+      if (execution.isComplete() || abortRetry(attempt, result, failure)) {
+        return outcome(result, failure);
+      }
+      pause(execution.getDelay().toNanos());
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> T outcome(Object result, Throwable failure) throws Exception {
+    if (failure == null) {
+      return (T) result;
+    }
+    Throwable cause = translate(failure);
+    if (cause instanceof Error) {
+      throw (Error) cause;
+    }
+    throw (Exception) cause;
+  }
+
+  /** One attempt: pacing turn, breaker, timeout, in the order of the asynchronous policies. */
+  private Object attempt(Callable<?> work) throws Exception {
+    if (pacer != null) {
+      // As PacingPolicy: an open breaker fails before taking a turn another caller could use.
+      if (breaker != null && breaker.state() == CircuitBreaker.State.OPEN) {
+        throw new CircuitOpenException(breaker.name(), CircuitBreaker.State.OPEN,
+            breaker.untilProbe());
+      }
+      long wait = pacer.reserve(maxWaitNanos);
+      if (wait < 0) {
+        throw new PacingRejectedException(
+            name, Duration.ofNanos(-wait), Duration.ofNanos(maxWaitNanos));
+      }
+      if (wait > 0) {
+        pause(wait);
+      }
+    }
+    if (breaker == null) {
+      return timed(work);
+    }
+    breaker.acquirePermission();
+    long start = breakerTimed ? clock.nanoTime() : 0;
+    Object result;
+    try {
+      result = timed(work);
+    } catch (Throwable t) {
+      Duration took = took(start);
+      if (breaker.isFailure(translate(t))) {
+        breaker.recordFailure(took);
+      } else {
+        breaker.recordSuccess(took);
+      }
+      throw t;
+    }
+    breaker.recordSuccess(took(start));
+    return result;
+  }
+
+  private Duration took(long start) {
+    return breakerTimed ? Duration.ofNanos(Math.max(0, clock.nanoTime() - start)) : Duration.ZERO;
+  }
+
+  /** Runs the work, interrupting this thread if it overruns the timeout. */
+  private Object timed(Callable<?> work) throws Exception {
+    if (timeout == null) {
+      return work.call();
+    }
+    AttemptWatchdog.Watch watch = realTime ? AttemptWatchdog.INSTANCE.watch(timeoutNanos) : null;
+    if (watch == null) {
+      watch = new AttemptWatchdog.Watch(Thread.currentThread());
+      AttemptWatchdog.Watch fired = watch;
+      TaskScheduler timers = realTime ? TaskScheduler.timer() : taskScheduler;
+      watch.timer(timers.schedule(fired::fire, timeoutNanos, TimeUnit.NANOSECONDS));
+    }
+    Object result = null;
+    Throwable thrown = null;
+    try {
+      result = work.call();
+    } catch (Throwable t) {
+      thrown = t;
+    }
+    if (!watch.finish()) {
+      throw new AttemptTimeoutException(name, timeout, thrown);
+    }
+    if (thrown instanceof Error) {
+      throw (Error) thrown;
+    }
+    if (thrown != null) {
+      throw (Exception) thrown;
+    }
+    return result;
+  }
+
+  /** Waits on this thread: parked on real time, else as a task awaited on the scheduler. */
+  private void pause(long nanos) throws InterruptedException {
+    if (nanos <= 0) {
+      return;
+    }
+    if (realTime) {
+      long deadline = System.nanoTime() + nanos;
+      for (long left = nanos; left > 0; left = deadline - System.nanoTime()) {
+        LockSupport.parkNanos(this, left);
+        if (Thread.interrupted()) {
+          throw new InterruptedException("interrupted while waiting to call '" + name + "'");
+        }
+      }
+      return;
+    }
+    CompletableFuture<Void> turn = new CompletableFuture<>();
+    Future<?> timer = taskScheduler.schedule(() -> turn.complete(null), nanos,
+        TimeUnit.NANOSECONDS);
+    try {
+      taskScheduler.await(turn);
+    } catch (InterruptedException e) {
+      timer.cancel(false);
+      throw e;
+    } catch (ExecutionException e) {
+      throw new IllegalStateException("a wait cannot fail", e);
     }
   }
 

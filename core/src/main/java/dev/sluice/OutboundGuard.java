@@ -27,9 +27,14 @@ import java.util.function.Supplier;
  *       {@link AttemptTimeoutException} (the pacing wait does not count).
  * </ol>
  * Every step is optional. A caller cancelled while it waits for its pacing turn does not give the
- * turn back (the slot simply passes unused). Retries, waits and timeouts are Failsafe policies run asynchronously on
- * the {@link TaskScheduler}; nothing sleeps. A synchronous call runs its attempts on the scheduler
- * and waits for the result.
+ * turn back (the slot simply passes unused). Retry decisions, backoff and jitter are Failsafe's.
+ * An asynchronous call runs as Failsafe policies on the {@link TaskScheduler}; nothing blocks. A
+ * synchronous call runs its attempts on the caller's thread, which waits out pacing turns and
+ * backoff delays parked (on a scheduler with virtual time, through
+ * {@link TaskScheduler#await}); with {@link Builder#interruptOnTimeout(boolean)} its timeout
+ * interrupts the caller. A synchronous call with a timeout that must not interrupt runs its
+ * attempts on the scheduler instead, so its caller is released when the timeout fires even if the
+ * work ignores it.
  *
  * <pre>{@code
  * OutboundGuard pubmed = OutboundGuard.builder()
@@ -57,7 +62,9 @@ public interface OutboundGuard {
   String name();
 
   /**
-   * Calls the service synchronously: attempts run on the scheduler while this thread waits.
+   * Calls the service synchronously. Attempts run on this thread, which also waits out pacing
+   * turns and backoff delays; only with a timeout and no {@link Builder#interruptOnTimeout(boolean)
+   * interrupt} do they run on the scheduler while this thread waits.
    *
    * @param <T> the result type
    * @param work one attempt
@@ -242,8 +249,11 @@ public interface OutboundGuard {
     }
 
     /**
-     * Whether a timed-out synchronous attempt's thread is interrupted (default false: the attempt
-     * is abandoned and its result ignored).
+     * Whether a timed-out synchronous attempt's thread is interrupted. With true, synchronous
+     * attempts run on the caller's thread and a timeout interrupts it (the interrupt is cleared
+     * before the call returns or retries); the work should stop when interrupted. With false (the
+     * default), synchronous attempts run on the scheduler and a timed-out one is abandoned, its
+     * result ignored, so the caller is released on time even when the work cannot be stopped.
      *
      * @param interrupt whether to interrupt
      * @return this builder

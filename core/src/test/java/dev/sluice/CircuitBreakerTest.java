@@ -302,4 +302,96 @@ class CircuitBreakerTest {
     assertThat(ticking.peek()).isEqualTo(halfOpenedAt + open);
     assertThat(breaker.tryAcquirePermission()).isTrue();
   }
+
+  @Test
+  void closedSuccess_readsTheClockOnlyWhenAThresholdNeedsIt() throws Exception {
+    TickingClock plain = new TickingClock(1);
+    CircuitBreaker untimed = CircuitBreaker.builder().clock(plain).build();
+    long before = plain.reads();
+    for (int i = 0; i < 3; i++) {
+      untimed.call(() -> "ok");
+      untimed.recordSuccess(Duration.ofMillis(5));
+    }
+    assertThat(plain.reads() - before).as("no threshold, no window trigger").isZero();
+
+    TickingClock rate = new TickingClock(1);
+    CircuitBreaker byRate = CircuitBreaker.builder().clock(rate)
+        .failureRateThreshold(0.5, 10, Duration.ofSeconds(10)).build();
+    before = rate.reads();
+    byRate.call(() -> "ok");
+    assertThat(rate.reads() - before).as("rate trigger: the success's time").isEqualTo(1);
+
+    TickingClock slow = new TickingClock(1);
+    CircuitBreaker bySlow = CircuitBreaker.builder().clock(slow)
+        .slowCallThreshold(Duration.ofSeconds(1)).build();
+    before = slow.reads();
+    bySlow.call(() -> "ok");
+    assertThat(slow.reads() - before).as("slow-call threshold: start and end").isEqualTo(2);
+  }
+
+  @Test
+  void failureRate_withoutRateTrigger_countsSuccessesRecordedWithoutTheClock() {
+    CircuitBreaker breaker = builder().failureThreshold(100).build();
+    succeed(breaker);
+    succeed(breaker);
+    succeed(breaker);
+    fail(breaker);
+    assertThat(breaker.failureRate()).isEqualTo(0.25);
+    succeed(breaker);
+    succeed(breaker);
+    succeed(breaker);
+    succeed(breaker);
+    assertThat(breaker.failureRate()).isEqualTo(0.125);
+    clock.advance(Duration.ofMinutes(2));
+    assertThat(breaker.failureRate()).as("all calls left the one-minute window").isZero();
+  }
+
+  @Test
+  void successAfterFailures_resetsTheCountWithoutOpening_andOpensOnlyOnConsecutiveFailures() {
+    CircuitBreaker breaker = builder().failureThreshold(2).build();
+    fail(breaker);
+    assertThat(breaker.consecutiveFailures()).isEqualTo(1);
+    succeed(breaker);
+    assertThat(breaker.consecutiveFailures()).isZero();
+    fail(breaker);
+    assertThat(breaker.state()).isEqualTo(State.CLOSED);
+    fail(breaker);
+    assertThat(breaker.state()).isEqualTo(State.OPEN);
+  }
+
+  @Test
+  void concurrentSuccesses_areCountedExactly_withAndWithoutRateTrigger() throws Exception {
+    for (boolean byRate : new boolean[] {false, true}) {
+      CircuitBreaker.Builder b = builder().failureThreshold(1_000_000);
+      if (byRate) {
+        b.failureRateThreshold(1, 1_000_000, Duration.ofSeconds(10));
+      }
+      CircuitBreaker breaker = b.build();
+      int threads = 4;
+      int each = 20_000;
+      java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(threads);
+      java.util.concurrent.ExecutorService pool =
+          java.util.concurrent.Executors.newFixedThreadPool(threads);
+      try {
+        List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+          done.add(pool.submit(() -> {
+            start.await(5, TimeUnit.SECONDS);
+            for (int i = 0; i < each; i++) {
+              breaker.call(() -> "ok");
+            }
+            return null;
+          }));
+        }
+        for (java.util.concurrent.Future<?> f : done) {
+          f.get(30, TimeUnit.SECONDS);
+        }
+      } finally {
+        pool.shutdownNow();
+      }
+      fail(breaker);
+      assertThat(breaker.failureRate()).as("rate trigger %s", byRate)
+          .isEqualTo(1.0 / (threads * each + 1));
+    }
+  }
 }

@@ -432,4 +432,73 @@ class OutboundGuardTest {
     Set<String> unused = Set.of();
     assertThat(unused).isEmpty();
   }
+
+  @Test
+  void sync_runsAttemptsAndWaitsOnTheCallersThread() throws Exception {
+    OutboundGuard g = guard().pacing(10, Duration.ofSeconds(1))
+        .retry(retry().maxAttempts(3).build()).timeout(Duration.ofSeconds(2))
+        .interruptOnTimeout(true).build();
+    Thread caller = Thread.currentThread();
+    List<Thread> ran = new ArrayList<>();
+    String result = g.call(() -> {
+      ran.add(Thread.currentThread());
+      if (ran.size() < 3) {
+        throw new IOException("down");
+      }
+      return "ok";
+    });
+    assertThat(result).isEqualTo("ok");
+    assertThat(ran).containsExactly(caller, caller, caller);
+    // Each attempt's timer and the backoff delays; the 100 ms pacing turns fall within them.
+    assertThat(scheduler.waits()).containsExactly(Duration.ofSeconds(2), ms(100),
+        Duration.ofSeconds(2), ms(200), Duration.ofSeconds(2));
+    assertThat(scheduler.pending()).as("every attempt's timer was cancelled").isZero();
+  }
+
+  @Test
+  void sync_interruptingTimeout_interruptsTheCaller_retries_andClearsTheInterrupt() {
+    CircuitBreaker breaker = CircuitBreaker.builder().name("pubmed").clock(clock)
+        .failureThreshold(5).build();
+    OutboundGuard g = guard().timeout(Duration.ofSeconds(2)).interruptOnTimeout(true)
+        .circuitBreaker(breaker)
+        .retry(retry().maxAttempts(2).fixedDelay(Duration.ofSeconds(1)).build()).build();
+    List<Boolean> interrupted = new ArrayList<>();
+    assertThatThrownBy(() -> g.call(() -> {
+      attempts.incrementAndGet();
+      scheduler.advance(Duration.ofMillis(2500)); // the work takes 2.5 s of virtual time
+      interrupted.add(Thread.currentThread().isInterrupted());
+      return "late";
+    })).isInstanceOfSatisfying(AttemptTimeoutException.class,
+        e -> assertThat(e.timeout()).isEqualTo(Duration.ofSeconds(2)));
+    assertThat(interrupted).as("each late attempt saw the interrupt").containsExactly(true, true);
+    assertThat(Thread.currentThread().isInterrupted()).as("interrupt cleared").isFalse();
+    assertThat(attempts).hasValue(2);
+    assertThat(scheduler.waits()).containsExactly(
+        Duration.ofSeconds(2), Duration.ofSeconds(1), Duration.ofSeconds(2));
+    assertThat(breaker.consecutiveFailures()).isEqualTo(2);
+  }
+
+  @Test
+  void sync_pacingTurn_isWaitedOnTheSchedulersTime() throws Exception {
+    OutboundGuard g = guard().pacing(2, Duration.ofSeconds(1)).build();
+    long t0 = clock.nanoTime();
+    List<Long> starts = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      g.call(() -> starts.add(clock.nanoTime() - t0));
+    }
+    assertThat(starts).containsExactly(0L, 500_000_000L, 1_000_000_000L);
+    assertThat(scheduler.waits()).containsExactly(ms(500), ms(500));
+  }
+
+  @Test
+  void sync_onRealTime_watchdogInterruptsAWorkThatBlocks() throws Exception {
+    OutboundGuard g = OutboundGuard.builder().name("pubmed")
+        .timeout(Duration.ofMillis(50)).interruptOnTimeout(true).build();
+    java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
+    assertThatThrownBy(() -> g.call(() -> never.await(5, TimeUnit.SECONDS)))
+        .isInstanceOfSatisfying(AttemptTimeoutException.class,
+            e -> assertThat(e.getCause()).isInstanceOf(InterruptedException.class));
+    assertThat(Thread.currentThread().isInterrupted()).isFalse();
+    assertThat(g.call(() -> "fast")).isEqualTo("fast");
+  }
 }

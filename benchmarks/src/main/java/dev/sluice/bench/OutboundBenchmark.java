@@ -4,6 +4,8 @@ import dev.failsafe.Failsafe;
 import dev.failsafe.FailsafeExecutor;
 import dev.sluice.CircuitBreaker;
 import dev.sluice.OutboundGuard;
+import dev.sluice.RetryPolicy;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -29,6 +31,11 @@ import org.openjdk.jmh.annotations.Warmup;
  *   <li>Resilience4j {@code CircuitBreaker.ofDefaults}: {@code executeCallable(work)}.
  *   <li>Failsafe {@code CircuitBreaker.ofDefaults()} in an executor built once:
  *       {@code Failsafe.with(breaker).get(work)}.
+ *   <li>With retry (3 attempts), pacing (10<sup>9</sup> calls/s, so no call waits; up to 1 s
+ *       wait allowed) and a 5 s per-attempt timeout that interrupts, a synchronous call: Sluice's
+ *       guard ({@code sluiceGuardRetryPacingTimeout}) and Failsafe's {@code RetryPolicy}, smooth
+ *       {@code RateLimiter} and {@code Timeout.withInterrupt()} in that order
+ *       ({@code failsafeRetryPacingTimeout}). Both run the call on the caller's thread.
  * </ul>
  */
 @BenchmarkMode(Mode.AverageTime)
@@ -45,6 +52,8 @@ public class OutboundBenchmark {
   CircuitBreaker breaker;
   io.github.resilience4j.circuitbreaker.CircuitBreaker resilience4j;
   FailsafeExecutor<Object> failsafe;
+  OutboundGuard guardThree;
+  FailsafeExecutor<Object> failsafeThree;
 
   /** Builds every guard. */
   @Setup(Level.Trial)
@@ -56,6 +65,19 @@ public class OutboundBenchmark {
     breaker = CircuitBreaker.builder().name("bench").build();
     resilience4j = io.github.resilience4j.circuitbreaker.CircuitBreaker.ofDefaults("bench");
     failsafe = Failsafe.with(dev.failsafe.CircuitBreaker.ofDefaults());
+    guardThree = OutboundGuard.builder()
+        .name("bench-three")
+        .retry(RetryPolicy.builder().maxAttempts(3).build())
+        .pacing(1_000_000_000, Duration.ofSeconds(1))
+        .maxPacingWait(Duration.ofSeconds(1))
+        .timeout(Duration.ofSeconds(5))
+        .interruptOnTimeout(true)
+        .build();
+    failsafeThree = Failsafe.with(
+        dev.failsafe.RetryPolicy.builder().withMaxAttempts(3).build(),
+        dev.failsafe.RateLimiter.smoothBuilder(1_000_000_000, Duration.ofSeconds(1))
+            .withMaxWaitTime(Duration.ofSeconds(1)).build(),
+        dev.failsafe.Timeout.builder(Duration.ofSeconds(5)).withInterrupt().build());
   }
 
   /**
@@ -99,5 +121,26 @@ public class OutboundBenchmark {
   @Benchmark
   public Object failsafe() {
     return failsafe.get(WORK::call);
+  }
+
+  /**
+   * Sluice's guard with retry, pacing and an interrupting timeout, synchronous.
+   *
+   * @return the call's result
+   * @throws Exception never: the work succeeds
+   */
+  @Benchmark
+  public String sluiceGuardRetryPacingTimeout() throws Exception {
+    return guardThree.call(WORK);
+  }
+
+  /**
+   * Failsafe with the same three policies, synchronous.
+   *
+   * @return the call's result
+   */
+  @Benchmark
+  public Object failsafeRetryPacingTimeout() {
+    return failsafeThree.get(WORK::call);
   }
 }

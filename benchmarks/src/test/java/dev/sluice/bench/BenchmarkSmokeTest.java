@@ -29,8 +29,8 @@ class BenchmarkSmokeTest {
       "KeyedFloorBenchmark,     1, 5",
       "AdmissionBenchmark,      1, 8",
       "AdmissionBenchmark,      2, 8",
-      "OutboundBenchmark,       1, 4",
-      "OutboundBenchmark,       2, 4",
+      "OutboundBenchmark,       1, 6",
+      "OutboundBenchmark,       2, 6",
   })
   void everyBenchmark_runsOnceWithoutError(String benchmark, int threads, int expectedRuns)
       throws RunnerException {
