@@ -69,6 +69,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * its two steps); that can only delay or refuse, never over-admit, and whoever then lowers the
  * key count re-checks the waiters under the lock if anyone may be waiting.
  *
+ * <p><b>Without per-key caps</b> (the per-key cap is not below the global cap, {@link #keyed}
+ * false) no key count is kept at all: a fast attempt is one CAS on {@link #ctl} with no key
+ * lookup, a try that finds every permit held with {@code SLOW} clear is refused on that one read,
+ * and a release is the permit's claim plus one CAS on {@link #ctl}. Key states then exist only for
+ * keys with waiters (for the turn order); their count stays 0, so they are always eligible. The
+ * race above cannot arise: the only count is the word that carries {@code SLOW}.
+ *
+ * <p><b>The permit.</b> Idempotent close from any thread needs one claim per admission, and the
+ * claim is a CAS on the permit itself ({@link QueuePermit#markReleased}). A shared or per-thread
+ * permit would save the allocation but let a stale second close release a later admission's
+ * permit; so each admission gets its own 24-byte permit.
+ *
  * <p><b>Keys.</b> Key states sit in a {@link ConcurrentHashMap} written only under the lock. An
  * idle key is swept by a CAS of its count from 0 to {@link #DEAD}; a fast attempt that still holds
  * the swept state fails its CAS on it and goes to the slow path, which finds the live state.
