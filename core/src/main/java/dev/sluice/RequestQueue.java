@@ -52,6 +52,13 @@ import java.util.concurrent.CompletableFuture;
  * most one admission of the busy key. Across priority classes the order is strict: a lower class
  * is served only when no higher class has an eligible waiter.
  *
+ * <p><b>Per-key counts only when they can refuse.</b> A per-key cap equal to the global cap (the
+ * default) can never refuse an attempt the global cap would admit, so such a queue keeps no count
+ * per key: an uncontended try-and-close is one compare-and-set to take the permit and two to give
+ * it back (one claims the permit's release, so closing twice stays harmless), and
+ * {@link Stats#activeByKey()} is empty. Keys are still tracked while they have waiters, for the
+ * fairness rule.
+ *
  * <p><b>No leaked permits.</b> Each count (global and per key) is raised only by an atomic
  * compare-and-set that checks its cap in the same step (no check-then-act). While nobody waits, a
  * permit is taken and given back with those atomic steps alone; once anyone waits, every
@@ -318,7 +325,8 @@ public interface RequestQueue<K> extends AutoCloseable {
    *
    * @param <K> the key type
    * @param active permits held now, over all keys
-   * @param activeByKey permits held now, per key (only keys holding at least one)
+   * @param activeByKey permits held now, per key (only keys holding at least one); empty when the
+   *     per-key cap is not below the global cap, since such a queue keeps no per-key counts
    * @param queued attempts waiting now
    * @param queuedByPriority attempts waiting now, per priority class, in priority order
    * @param admitted attempts that got a permit, since the queue was built
@@ -466,7 +474,9 @@ public interface RequestQueue<K> extends AutoCloseable {
     }
 
     /**
-     * Sets the cap on permits one key holds at once. Defaults to {@code maxConcurrent}.
+     * Sets the cap on permits one key holds at once. Defaults to {@code maxConcurrent}; a cap
+     * equal to {@code maxConcurrent} means no per-key cap, and the queue then keeps no per-key
+     * counts ({@link Stats#activeByKey()} is empty) and admits faster.
      *
      * @param maxConcurrentPerKey the cap, &gt;= 1 and at most {@code maxConcurrent}
      * @return this builder

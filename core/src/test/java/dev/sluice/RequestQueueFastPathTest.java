@@ -390,7 +390,8 @@ class RequestQueueFastPathTest {
   void fastAdmissions_countedInTheGlobalWord_areFoldedIntoStatsExactly() {
     // Fast admissions are counted in a batch inside the global word and folded in under the
     // lock; stats in between must still show every one.
-    RequestQueue<String> queue = RequestQueue.builder().maxConcurrent(3).<String>build();
+    RequestQueue<String> queue =
+        RequestQueue.builder().maxConcurrent(3).maxConcurrentPerKey(2).<String>build();
     for (int i = 0; i < 10_000; i++) {
       queue.tryAcquireOrThrow("k", "default").close();
       if (i % 1_000 == 0) {

@@ -362,7 +362,8 @@ class RequestQueueTest {
     awaitQueued(queue, 1);
     holder.close();
     Permit p = blocked.get(5, SECONDS);
-    assertThat(queue.stats().activeByKey()).containsOnlyKeys("a");
+    assertThat(queue.stats().active()).isEqualTo(1);
+    assertThat(queue.stats().admitted()).isEqualTo(2);
     p.close();
   }
 
@@ -413,7 +414,8 @@ class RequestQueueTest {
     holder.close();
     assertThat(next).as("the permit the dead waiter could not take goes on").isDone();
     RequestQueue.Stats<String> stats = queue.stats();
-    assertThat(stats.activeByKey()).containsOnly(Map.entry("b", 1));
+    assertThat(stats.active()).isEqualTo(1);
+    assertThat(stats.queued()).isZero();
     assertThat(stats.cancelled()).isEqualTo(1);
     assertThat(stats.admitted()).isEqualTo(2);
     granted(next).close();
@@ -568,24 +570,52 @@ class RequestQueueTest {
 
   @Test
   void stats_reportsFiguresPerKeyAndPriority() {
-    RequestQueue<String> queue =
-        builder().maxConcurrent(2).priorities("chat", "research", "export").build();
+    RequestQueue<String> queue = builder().maxConcurrent(3).maxConcurrentPerKey(2)
+        .priorities("chat", "research", "export").build();
     queue.tryAcquireOrThrow("u", "chat");
     queue.tryAcquireOrThrow("u", "export");
+    queue.tryAcquireOrThrow("x", "chat");
     queue.acquireAsync("v", "research");
     clock.advance(Duration.ofSeconds(3));
     queue.acquireAsync("w", "research");
     RequestQueue.Stats<String> stats = queue.stats();
+    assertThat(stats.active()).isEqualTo(3);
+    assertThat(stats.activeByKey()).containsOnly(Map.entry("u", 2), Map.entry("x", 1));
+    assertThat(stats.queued()).isEqualTo(2);
+    assertThat(stats.queuedByPriority()).containsExactly(
+        Map.entry("chat", 0), Map.entry("research", 2), Map.entry("export", 0));
+    assertThat(stats.longestWait()).isEqualTo(Duration.ofSeconds(3));
+    assertThat(stats.admitted()).isEqualTo(3);
+    assertThat(stats.rejectedByReason()).containsOnlyKeys(Reason.values());
+    assertThat(stats.completed()).isEqualTo(3);
+    assertThatThrownBy(() -> stats.activeByKey().put("x", 1))
+        .isInstanceOf(UnsupportedOperationException.class);
+  }
+
+  @Test
+  void stats_withoutPerKeyCap_keepsNoPerKeyCounts_butEveryOtherFigure() throws Exception {
+    // A per-key cap equal to the global cap can never refuse anything the global cap would not,
+    // so such a queue does not count per key (and pays nothing for it).
+    RequestQueue<String> queue = builder().maxConcurrent(2).maxConcurrentPerKey(2)
+        .priorities("chat", "research", "export").build();
+    Permit u1 = queue.tryAcquireOrThrow("u", "chat");
+    queue.tryAcquireOrThrow("u", "export");
+    CompletableFuture<Permit> v = queue.acquireAsync("v", "research");
+    clock.advance(Duration.ofSeconds(3));
+    queue.acquireAsync("w", "research");
+    RequestQueue.Stats<String> stats = queue.stats();
     assertThat(stats.active()).isEqualTo(2);
-    assertThat(stats.activeByKey()).containsOnly(Map.entry("u", 2));
+    assertThat(stats.activeByKey()).isEmpty();
     assertThat(stats.queued()).isEqualTo(2);
     assertThat(stats.queuedByPriority()).containsExactly(
         Map.entry("chat", 0), Map.entry("research", 2), Map.entry("export", 0));
     assertThat(stats.longestWait()).isEqualTo(Duration.ofSeconds(3));
     assertThat(stats.admitted()).isEqualTo(2);
-    assertThat(stats.rejectedByReason()).containsOnlyKeys(Reason.values());
-    assertThat(stats.completed()).isEqualTo(2);
-    assertThatThrownBy(() -> stats.activeByKey().put("x", 1))
-        .isInstanceOf(UnsupportedOperationException.class);
+    u1.close();
+    u1.close(); // harmless
+    assertThat(granted(v).priority()).isEqualTo("research");
+    assertThat(queue.stats().active()).isEqualTo(2);
+    assertThat(queue.stats().queued()).isEqualTo(1);
+    assertThat(queue.stats().admitted()).isEqualTo(3);
   }
 }

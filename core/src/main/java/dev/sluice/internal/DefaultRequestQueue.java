@@ -69,6 +69,18 @@ import java.util.concurrent.locks.ReentrantLock;
  * its two steps); that can only delay or refuse, never over-admit, and whoever then lowers the
  * key count re-checks the waiters under the lock if anyone may be waiting.
  *
+ * <p><b>Without per-key caps</b> (the per-key cap is not below the global cap, {@link #keyed}
+ * false) no key count is kept at all: a fast attempt is one CAS on {@link #ctl} with no key
+ * lookup, a try that finds every permit held with {@code SLOW} clear is refused on that one read,
+ * and a release is the permit's claim plus one CAS on {@link #ctl}. Key states then exist only for
+ * keys with waiters (for the turn order); their count stays 0, so they are always eligible. The
+ * race above cannot arise: the only count is the word that carries {@code SLOW}.
+ *
+ * <p><b>The permit.</b> Idempotent close from any thread needs one claim per admission, and the
+ * claim is a CAS on the permit itself ({@link QueuePermit#markReleased}). A shared or per-thread
+ * permit would save the allocation but let a stale second close release a later admission's
+ * permit; so each admission gets its own 24-byte permit.
+ *
  * <p><b>Keys.</b> Key states sit in a {@link ConcurrentHashMap} written only under the lock. An
  * idle key is swept by a CAS of its count from 0 to {@link #DEAD}; a fast attempt that still holds
  * the swept state fails its CAS on it and goes to the slow path, which finds the live state.
@@ -100,6 +112,14 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   /** One fast admission: one more permit held and one more admitted. */
   private static final long ADMIT = (1L << ADMITTED_SHIFT) + 1;
   private static final VarHandle CTL;
+  /** {@link #admit}'s outcome when a queue without per-key counts admits. */
+  private static final Object ADMITTED = new Object();
+  /** {@link #commitGlobal}: admitted. */
+  private static final int COMMITTED = 1;
+  /** {@link #commitGlobal}: every permit held, seen with {@code SLOW} clear. */
+  private static final int FULL = 0;
+  /** {@link #commitGlobal}: {@code SLOW} set (or the batch of admissions full): take the lock. */
+  private static final int LOCKED = -1;
 
   static {
     try {
@@ -112,6 +132,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private final String name;
   private final int maxConcurrent;
   private final int maxPerKey;
+  /** Whether per-key counts are kept: only when the per-key cap is below the global cap. */
+  private final boolean keyed;
   private final int maxQueued;
   private final int maxQueuedPerKey;
   private final long timeoutNanos;
@@ -162,6 +184,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     this.name = name;
     this.maxConcurrent = maxConcurrent;
     this.maxPerKey = maxPerKey;
+    this.keyed = maxPerKey < maxConcurrent;
     this.maxQueued = maxQueued;
     this.maxQueuedPerKey = maxQueuedPerKey;
     this.timeoutNanos = timeoutNanos;
@@ -183,8 +206,11 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   public Optional<Permit> tryAcquire(K key, String priority) {
     int p = priorityIndex(priority);
     Object outcome = admit(Objects.requireNonNull(key, "key"), p, false);
+    if (outcome == ADMITTED) {
+      return Optional.of(new SharedPermit<>(this, p));
+    }
     if (outcome instanceof KeyState) {
-      return Optional.of(new QueuePermit<>(keyState(outcome), p));
+      return Optional.of(new KeyedPermit<>(keyState(outcome), p));
     }
     return Optional.empty();
   }
@@ -193,8 +219,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   public Permit tryAcquireOrThrow(K key, String priority) {
     int p = priorityIndex(priority);
     Object outcome = admit(Objects.requireNonNull(key, "key"), p, false);
-    if (outcome instanceof KeyState) {
-      return new QueuePermit<>(keyState(outcome), p);
+    if (isAdmitted(outcome)) {
+      return permit(outcome, p);
     }
     if (outcome == null) {
       // Refused by the fast path, which saw SLOW clear: nobody was waiting.
@@ -216,8 +242,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private Permit acquire(K key, String priority, long timeout) throws InterruptedException {
     int p = priorityIndex(priority);
     Object outcome = admit(Objects.requireNonNull(key, "key"), p, true);
-    if (outcome instanceof KeyState) {
-      return new QueuePermit<>(keyState(outcome), p);
+    if (isAdmitted(outcome)) {
+      return permit(outcome, p);
     }
     if (outcome instanceof QueueRejectedException) {
       throw (QueueRejectedException) outcome;
@@ -261,8 +287,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private CompletableFuture<Permit> acquireAsync(K key, String priority, long timeout) {
     int p = priorityIndex(priority);
     Object outcome = admit(Objects.requireNonNull(key, "key"), p, true);
-    if (outcome instanceof KeyState) {
-      return CompletableFuture.completedFuture(new QueuePermit<>(keyState(outcome), p));
+    if (isAdmitted(outcome)) {
+      return CompletableFuture.completedFuture(permit(outcome, p));
     }
     if (outcome instanceof QueueRejectedException) {
       return CompletableFuture.failedFuture((QueueRejectedException) outcome);
@@ -275,11 +301,24 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   /**
    * The one decision of every form: the fast path when nobody waits, else the locked one.
    *
-   * @return the key's {@link KeyState} when admitted (the caller wraps it in a permit), a
+   * @return when admitted, the key's {@link KeyState} (a queue keeping per-key counts) or
+   *     {@link #ADMITTED} (one that does not), which the caller wraps in a permit; a
    *     {@link Waiter} when queued, a {@link QueueRejectedException} when refused under the lock,
    *     or null when refused by the fast path ({@code QUEUE_FULL}, only if {@code !mayWait})
    */
   private Object admit(K key, int priority, boolean mayWait) {
+    if (!keyed) {
+      // No per-key counts: one CAS on ctl admits, and a refusal is one read of it.
+      int committed = commitGlobal();
+      if (committed == COMMITTED) {
+        return ADMITTED;
+      }
+      if (committed == FULL && !mayWait) {
+        fastRejected.increment();
+        return null;
+      }
+      return admitOrEnqueue(key, priority, mayWait, null);
+    }
     long c = ctl;
     if (c >= 0) {
       if ((c & ACTIVE_MASK) >= maxConcurrent) {
@@ -293,7 +332,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
         KeyState<K> ks = keys.get(key);
         if (ks != null) {
           if (reserveKey(ks)) {
-            if (commitGlobal()) {
+            if (commitGlobal() == COMMITTED) {
               return ks;
             }
             return admitOrEnqueue(key, priority, mayWait, ks);
@@ -325,18 +364,29 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     }
   }
 
-  /** Raises the global count by a CAS that expects SLOW clear and the count below the cap. */
-  private boolean commitGlobal() {
+  /**
+   * Raises the global count by a CAS that expects SLOW clear and the count below the cap.
+   *
+   * @return {@link #COMMITTED}; {@link #FULL} if one read of {@link #ctl} showed every permit
+   *     held, nobody waiting and no switch on (so a refusal is exact at that instant); or
+   *     {@link #LOCKED} if SLOW was set or the batch of uncounted admissions is full
+   */
+  private int commitGlobal() {
     long c = ctl;
     for (;;) {
+      if (c < 0) {
+        return LOCKED;
+      }
+      if ((c & ACTIVE_MASK) >= maxConcurrent) {
+        return FULL;
+      }
       long next = c + ADMIT;
-      // next < 0: the batch of uncounted admissions is full; the slow path folds it in.
-      if (c < 0 || next < 0 || (c & ACTIVE_MASK) >= maxConcurrent) {
-        return false;
+      if (next < 0) {
+        return LOCKED; // the batch of uncounted admissions is full; the slow path folds it in
       }
       long witness = (long) CTL.compareAndExchange(this, c, next);
       if (witness == c) {
-        return true;
+        return COMMITTED;
       }
       c = witness;
     }
@@ -380,6 +430,12 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       return rejectLocked(Reason.SHUT_DOWN);
     }
     KeyState<K> ks = keys.get(key);
+    if (!keyed && (bypassed || globalActiveLocked() < maxConcurrent)) {
+      // Nobody waits while a permit is free: every waiter is eligible when there are no per-key
+      // caps, and dispatch grants free permits to waiters under this lock.
+      commitLocked(null);
+      return ADMITTED;
+    }
     if (bypassed) {
       if (ks == null) {
         ks = newKeyLocked(key);
@@ -463,16 +519,19 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     return (int) (ctl & ACTIVE_MASK);
   }
 
-  /** Counts a permit whose key count is already raised. */
+  /** Counts a permit whose key count is already raised ({@code ks} null: a permit of no key). */
   private void commitLocked(KeyState<K> ks) {
     ctl = ctl + 1; // SLOW is set: only the lock holder writes ctl
     admitted++;
-    syncTurnsLocked(ks);
+    if (ks != null) {
+      syncTurnsLocked(ks);
+    }
   }
 
   /**
    * Puts the key in the turn order of each class it has waiters in if it is below its cap, or
-   * takes it out of all of them if not. A key already in a turn order keeps its place.
+   * takes it out of all of them if not. A key already in a turn order keeps its place. Without
+   * per-key counts a key's count stays 0, so a key with waiters is always in the turn order.
    */
   private void syncTurnsLocked(KeyState<K> ks) {
     if (ks.queued == 0) {
@@ -542,7 +601,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
         LinkedHashSet<KeyState<K>> turn = turns.get(p);
         while (!turn.isEmpty()) {
           KeyState<K> ks = turn.iterator().next();
-          if (!reserveKey(ks)) {
+          if (keyed && !reserveKey(ks)) {
             // At its cap after all (a fast attempt's reservation): out of every turn order until
             // that reservation is given back under the lock, which files the key again.
             for (LinkedHashSet<KeyState<K>> t : turns) {
@@ -566,7 +625,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
         break; // every waiter's key is at its cap
       }
       next.state = GRANTED;
-      commitLocked(next.ks);
+      commitLocked(keyed ? next.ks : null);
       if (head == null) {
         head = next;
       } else {
@@ -581,6 +640,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
    * Gives back one global permit of {@code ks}, whose key count the caller already lowered, and
    * grants what that frees.
    *
+   * @param ks the permit's key state, or null for a permit of a queue without per-key counts
+   *
    * @param undelivered whether the permit never reached its caller (counted cancelled, not
    *     admitted)
    * @return granted waiters to deliver outside the lock, or null
@@ -591,23 +652,36 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       admitted--;
       cancelled++;
     }
-    // Below its cap again: the key rejoins the end of the turn order.
-    syncTurnsLocked(ks);
+    if (ks != null) {
+      // Below its cap again: the key rejoins the end of the turn order.
+      syncTurnsLocked(ks);
+    }
     return queued > 0 ? dispatchLocked() : null;
   }
 
   // ---------------------------------------------------------------- outside the lock
 
-  void release(QueuePermit<K> permit, boolean undelivered) {
-    if (!permit.markReleased()) {
-      return;
-    }
-    KeyState<K> ks = permit.ks;
+  /**
+   * Gives back a permit whose release its caller has claimed ({@link QueuePermit#markReleased}).
+   *
+   * @param ks the permit's key state, or null for a permit of a queue without per-key counts
+   * @param undelivered whether the permit never reached its caller
+   */
+  void release(KeyState<K> ks, boolean undelivered) {
     if (!undelivered && releaseGlobalFast()) {
-      releaseKeyAfterFastRelease(ks);
+      if (ks != null) {
+        releaseKeyAfterFastRelease(ks);
+      }
       return;
     }
-    KeyState.ACTIVE.getAndAdd(ks, -1);
+    releaseSlow(ks, undelivered);
+  }
+
+  /** The locked release: lowers the key count (if any), then the global one under the lock. */
+  private void releaseSlow(KeyState<K> ks, boolean undelivered) {
+    if (ks != null) {
+      KeyState.ACTIVE.getAndAdd(ks, -1);
+    }
     Waiter<K> granted;
     lock.lock();
     try {
@@ -672,17 +746,22 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       granted = waiter.nextGrant;
       waiter.nextGrant = null;
       cancelDeadline(waiter);
-      QueuePermit<K> permit = new QueuePermit<>(waiter.ks, waiter.priority);
+      KeyState<K> ks = keyed ? waiter.ks : null;
+      QueuePermit<K> permit = keyed
+          ? new KeyedPermit<>(waiter.ks, waiter.priority)
+          : new SharedPermit<>(this, waiter.priority);
       if (!waiter.deliver(permit)) {
         // The future was completed first by its caller (cancel, orTimeout, ...): the permit
         // goes to the next waiter instead of being lost (failsafe-lib/failsafe#393).
         permit.markReleased();
-        KeyState.ACTIVE.getAndAdd(waiter.ks, -1);
+        if (ks != null) {
+          KeyState.ACTIVE.getAndAdd(ks, -1);
+        }
         Waiter<K> more;
         lock.lock();
         try {
           enterLocked();
-          more = releaseLocked(waiter.ks, true);
+          more = releaseLocked(ks, true);
         } finally {
           exitLocked();
           lock.unlock();
@@ -780,6 +859,9 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
    */
   @Override
   public Stats<K> stats() {
+    if (!keyed) {
+      return snapshot(); // no per-key counts to reconcile with the global one
+    }
     Stats<K> stats = null;
     for (int attempt = 0; attempt < 100; attempt++) {
       stats = snapshot();
@@ -803,7 +885,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       long oldest = Long.MAX_VALUE;
       boolean anyWaiter = false;
       for (KeyState<K> ks : keys.values()) {
-        int a = ks.active;
+        int a = ks.active; // always 0 without per-key counts
         if (a > 0) {
           activeByKey.put(ks.key, a);
         }
@@ -858,8 +940,12 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
               queued--;
               queuedByPriority[p]--;
               w.state = GRANTED;
-              KeyState.ACTIVE.getAndAdd(ks, 1);
-              commitLocked(ks);
+              if (keyed) {
+                KeyState.ACTIVE.getAndAdd(ks, 1);
+                commitLocked(ks);
+              } else {
+                commitLocked(null);
+              }
               if (granted == null) {
                 granted = w;
               } else {
@@ -1035,6 +1121,17 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     return new SluiceException("request queue wait failed", cause);
   }
 
+  private static boolean isAdmitted(Object outcome) {
+    return outcome == ADMITTED || outcome instanceof KeyState;
+  }
+
+  /** Wraps an admission outcome of {@link #admit} in a permit. */
+  private QueuePermit<K> permit(Object outcome, int priority) {
+    return outcome == ADMITTED
+        ? new SharedPermit<>(this, priority)
+        : new KeyedPermit<>(keyState(outcome), priority);
+  }
+
   @SuppressWarnings("unchecked")
   private KeyState<K> keyState(Object outcome) {
     return (KeyState<K>) outcome;
@@ -1161,8 +1258,12 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
 
   /**
    * A held permit, released at most once: whoever wins the CAS of {@code released} gives it back.
+   * The permit is the only record of its own release, so it is one object per admission; it holds
+   * no reference the caller's code could reach, and its close is small enough to inline, so a
+   * permit that does not leave its caller's compiled method can be scalar-replaced by the JIT.
    */
-  static final class QueuePermit<K> implements Permit {
+  abstract static sealed class QueuePermit<K> implements Permit
+      permits KeyedPermit, SharedPermit {
     private static final VarHandle RELEASED;
 
     static {
@@ -1173,39 +1274,86 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       }
     }
 
-    final KeyState<K> ks;
-    private final int priority;
+    final int priority;
     /** 1 once released; set only through {@link #RELEASED}. */
     private volatile int released;
 
-    QueuePermit(KeyState<K> ks, int priority) {
-      this.ks = ks;
+    QueuePermit(int priority) {
       this.priority = priority;
     }
 
     /** Claims the release; true for exactly one caller. */
-    boolean markReleased() {
+    final boolean markReleased() {
       return RELEASED.compareAndSet(this, 0, 1);
     }
 
+    abstract DefaultRequestQueue<K> queue();
+
+    /** The key state whose count this permit holds, or null in a queue without per-key counts. */
+    abstract KeyState<K> keyState();
+
     @Override
-    public String priority() {
-      return ks.queue.priorities[priority];
+    public final String priority() {
+      return queue().priorities[priority];
     }
 
     @Override
-    public void close() {
-      ks.queue.release(this, false);
+    public final void close() {
+      if (markReleased()) {
+        queue().release(keyState(), false);
+      }
     }
 
     /** Releases a permit its caller will never see (interrupted at the instant of the grant). */
-    void releaseAsCancelled() {
-      ks.queue.release(this, true);
+    final void releaseAsCancelled() {
+      if (markReleased()) {
+        queue().release(keyState(), true);
+      }
     }
 
     @Override
-    public String toString() {
-      return "Permit[" + ks.queue.name + ", " + priority() + "]";
+    public final String toString() {
+      return "Permit[" + queue().name + ", " + priority() + "]";
+    }
+  }
+
+  /** A permit of a queue that keeps per-key counts: it holds one of its key's. */
+  static final class KeyedPermit<K> extends QueuePermit<K> {
+    final KeyState<K> ks;
+
+    KeyedPermit(KeyState<K> ks, int priority) {
+      super(priority);
+      this.ks = ks;
+    }
+
+    @Override
+    DefaultRequestQueue<K> queue() {
+      return ks.queue;
+    }
+
+    @Override
+    KeyState<K> keyState() {
+      return ks;
+    }
+  }
+
+  /** A permit of a queue without per-key caps: it holds a global permit only. */
+  static final class SharedPermit<K> extends QueuePermit<K> {
+    final DefaultRequestQueue<K> queue;
+
+    SharedPermit(DefaultRequestQueue<K> queue, int priority) {
+      super(priority);
+      this.queue = queue;
+    }
+
+    @Override
+    DefaultRequestQueue<K> queue() {
+      return queue;
+    }
+
+    @Override
+    KeyState<K> keyState() {
+      return null;
     }
   }
 }

@@ -17,7 +17,7 @@ class DefaultRequestQueueFastPathTest {
   /** The state behind a permit, as a fast attempt holds it. */
   @SuppressWarnings("unchecked")
   private static <K> DefaultRequestQueue.KeyState<K> keyStateOf(Permit permit) {
-    return ((DefaultRequestQueue.QueuePermit<K>) permit).ks;
+    return ((DefaultRequestQueue.KeyedPermit<K>) permit).ks;
   }
 
   @Test
