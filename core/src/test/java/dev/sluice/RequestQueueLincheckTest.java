@@ -31,9 +31,11 @@ import org.junit.jupiter.api.Test;
 class RequestQueueLincheckTest {
 
   private static void check(Class<?> scenario, Class<?> model) {
+    // Kept short for the default build (the three fixed scenarios below are always explored);
+    // a longer search: -Dsluice.lincheck.iterations=50 -Dsluice.lincheck.invocations=1000.
     ModelCheckingOptions options = new ModelCheckingOptions()
-        .iterations(12)
-        .invocationsPerIteration(300)
+        .iterations(Integer.getInteger("sluice.lincheck.iterations", 6))
+        .invocationsPerIteration(Integer.getInteger("sluice.lincheck.invocations", 200))
         .threads(2)
         .actorsPerThread(3)
         .sequentialSpecification(model);
