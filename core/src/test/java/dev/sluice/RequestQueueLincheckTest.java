@@ -34,8 +34,8 @@ class RequestQueueLincheckTest {
     // Kept short for the default build (the three fixed scenarios below are always explored);
     // a longer search: -Dsluice.lincheck.iterations=50 -Dsluice.lincheck.invocations=1000.
     ModelCheckingOptions options = new ModelCheckingOptions()
-        .iterations(Integer.getInteger("sluice.lincheck.iterations", 6))
-        .invocationsPerIteration(Integer.getInteger("sluice.lincheck.invocations", 200))
+        .iterations(Integer.getInteger("sluice.lincheck.iterations", 4))
+        .invocationsPerIteration(Integer.getInteger("sluice.lincheck.invocations", 100))
         .threads(2)
         .actorsPerThread(3)
         .sequentialSpecification(model);
