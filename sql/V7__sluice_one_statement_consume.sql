@@ -19,9 +19,11 @@
 --
 -- Why consume changed: V6 ran up to seven statements per consume (plan, window, upsert, ledger,
 -- each planned and executed on its own, through a wrapper function). Here a consume whose
--- counter is already in the current window is one statement: lock the counter row joined to the
--- plan, insert the ledger row, update the counter. Everything else (first use, a window to move,
--- a refused or repeated request id) takes the V6 path inside the same call.
+-- counter is already in the current window is one statement: the guarded UPDATE of the counter
+-- row joined to the plan, and the ledger row written from what it returns. A refusal in the
+-- current window takes one more statement (a locked read of the newest figures); first use, a
+-- window to move, a repeated request id or a refusal with a request id take the V6 path inside
+-- the same call.
 --
 -- The label: a counter row now records the window unit and time zone its window was computed
 -- with, set only when the row's window is exactly sluice.quota_window(unit, time_zone, at). Windows
@@ -76,79 +78,88 @@ BEGIN
     RAISE EXCEPTION 'at must not be null' USING ERRCODE = '22023';
   END IF;
 
-  -- The common case, one statement. "cur" locks the counter row when its labelled window is still
-  -- the plan's (FOR UPDATE waits for a concurrent consume and then re-reads the newest row
-  -- version, so the guard below sees every committed unit). "l" writes the ledger row with the
-  -- decision; "c" counts the units only when "l" wrote an allowed row, so a request id that is
-  -- already in the ledger (ON CONFLICT DO NOTHING) never counts twice.
+  -- The common case, one statement: the guarded UPDATE of the counter row, joined to the plan,
+  -- counts the units when the row's labelled window is still the plan's and they fit; the
+  -- ledger row is written from what it returns. The row lock is taken by the UPDATE itself (it
+  -- waits for a concurrent consume and re-checks the guard on the newest row version, as a raw
+  -- guarded UPDATE does), so the lock is held for as short a time as the statement allows.
   IF $4 IS NULL THEN
-    WITH cur AS (
-      SELECT u.used, u.window_start, u.window_end, coalesce(o.allowance, pq.allowance) AS lim
-        FROM sluice.quota_usage u
-        JOIN sluice.subject s ON s.subject = u.subject
-        JOIN sluice.plan_quota pq ON pq.plan = s.plan AND pq.quota = u.quota
-        LEFT JOIN sluice.subject_quota_override o ON o.subject = u.subject AND o.quota = u.quota
-       WHERE u.subject = $1 AND u.quota = $2
+    WITH c AS (
+      UPDATE sluice.quota_usage u SET used = u.used + v_amount, updated_at = v_now
+        FROM sluice.subject s
+        JOIN sluice.plan_quota pq ON pq.plan = s.plan AND pq.quota = $2
+        LEFT JOIN sluice.subject_quota_override o ON o.subject = s.subject AND o.quota = $2
+       WHERE u.subject = $1 AND u.quota = $2 AND s.subject = $1
          AND u.window_unit = pq.window_unit AND u.time_zone = pq.time_zone
          AND v_now < u.window_end
-         FOR UPDATE OF u),
+         AND u.used::bigint + v_amount <= coalesce(o.allowance, pq.allowance)
+      RETURNING u.used, u.window_start, u.window_end, coalesce(o.allowance, pq.allowance) AS lim),
     l AS (
-      INSERT INTO sluice.quota_ledger AS lg
+      INSERT INTO sluice.quota_ledger
         (subject, quota, amount, allowed, used_after, limit_at, window_start, window_end,
          consumed_at)
-      SELECT $1, $2, v_amount, true, cur.used + v_amount, cur.lim, cur.window_start,
-             cur.window_end, v_now
-        FROM cur
-       WHERE cur.used::bigint + v_amount <= cur.lim
-      RETURNING lg.allowed, lg.used_after),
-    c AS (
-      UPDATE sluice.quota_usage u SET used = l.used_after, updated_at = v_now
-        FROM l
-       WHERE u.subject = $1 AND u.quota = $2)
-    SELECT l.allowed, l.used_after, cur.used, cur.lim, cur.window_end
-      INTO allowed, used, v_cur_used, "limit", resets_at
-      FROM cur LEFT JOIN l ON true;
-    IF v_cur_used IS NOT NULL THEN
-      IF allowed IS NULL THEN -- refused in the current window; nothing was written
-        allowed := false;
-        used := v_cur_used;
-      END IF;
+      SELECT $1, $2, v_amount, true, c.used, c.lim, c.window_start, c.window_end, v_now FROM c)
+    SELECT c.used, c.lim, c.window_end INTO used, "limit", resets_at FROM c;
+    IF FOUND THEN
+      allowed := true;
+      remaining := greatest(0, "limit" - used);
+      RETURN;
+    END IF;
+    -- Not counted: refused in the current window (answered from the newest row version, locked),
+    -- or the full path is needed.
+    SELECT u.used, coalesce(o.allowance, pq.allowance), u.window_end
+      INTO v_cur_used, "limit", resets_at
+      FROM sluice.quota_usage u
+      JOIN sluice.subject s ON s.subject = u.subject
+      JOIN sluice.plan_quota pq ON pq.plan = s.plan AND pq.quota = u.quota
+      LEFT JOIN sluice.subject_quota_override o ON o.subject = u.subject AND o.quota = u.quota
+     WHERE u.subject = $1 AND u.quota = $2
+       AND u.window_unit = pq.window_unit AND u.time_zone = pq.time_zone
+       AND v_now < u.window_end
+       FOR UPDATE OF u;
+    IF FOUND AND v_cur_used::bigint + v_amount > "limit" THEN
+      allowed := false;
+      used := v_cur_used;
       remaining := greatest(0, "limit" - used);
       RETURN;
     END IF;
   ELSE
-    WITH cur AS (
-      SELECT u.used, u.window_start, u.window_end, coalesce(o.allowance, pq.allowance) AS lim
-        FROM sluice.quota_usage u
-        JOIN sluice.subject s ON s.subject = u.subject
-        JOIN sluice.plan_quota pq ON pq.plan = s.plan AND pq.quota = u.quota
-        LEFT JOIN sluice.subject_quota_override o ON o.subject = u.subject AND o.quota = u.quota
-       WHERE u.subject = $1 AND u.quota = $2
+    -- The same with the request id in the ledger row. A request id already in the ledger (a
+    -- retry) conflicts, and then the units this statement counted are taken back below before
+    -- anyone can see them (the row lock is still held): a retry never counts twice.
+    WITH c AS (
+      UPDATE sluice.quota_usage u SET used = u.used + v_amount, updated_at = v_now
+        FROM sluice.subject s
+        JOIN sluice.plan_quota pq ON pq.plan = s.plan AND pq.quota = $2
+        LEFT JOIN sluice.subject_quota_override o ON o.subject = s.subject AND o.quota = $2
+       WHERE u.subject = $1 AND u.quota = $2 AND s.subject = $1
          AND u.window_unit = pq.window_unit AND u.time_zone = pq.time_zone
          AND v_now < u.window_end
-         FOR UPDATE OF u),
+         AND u.used::bigint + v_amount <= coalesce(o.allowance, pq.allowance)
+      RETURNING u.used, u.window_start, u.window_end, coalesce(o.allowance, pq.allowance) AS lim),
     l AS (
-      INSERT INTO sluice.quota_ledger AS lg
+      INSERT INTO sluice.quota_ledger
         (subject, quota, request_id, amount, allowed, used_after, limit_at, window_start,
          window_end, consumed_at)
-      SELECT $1, $2, $4, v_amount, g.ok,
-             CASE WHEN g.ok THEN cur.used + v_amount ELSE cur.used END, cur.lim,
-             cur.window_start, cur.window_end, v_now
-        FROM cur CROSS JOIN LATERAL (SELECT cur.used::bigint + v_amount <= cur.lim AS ok) g
+      SELECT $1, $2, $4, v_amount, true, c.used, c.lim, c.window_start, c.window_end, v_now
+        FROM c
       ON CONFLICT (subject, quota, request_id) DO NOTHING
-      RETURNING lg.allowed, lg.used_after),
-    c AS (
-      UPDATE sluice.quota_usage u SET used = l.used_after, updated_at = v_now
-        FROM l
-       WHERE l.allowed AND u.subject = $1 AND u.quota = $2)
-    SELECT l.allowed, l.used_after, cur.used, cur.lim, cur.window_end
-      INTO allowed, used, v_cur_used, "limit", resets_at
-      FROM cur LEFT JOIN l ON true;
-    IF allowed IS NOT NULL THEN
+      RETURNING 1)
+    SELECT c.used, c.lim, c.window_end, (SELECT count(*) FROM l) = 1
+      INTO used, "limit", resets_at, allowed
+      FROM c;
+    IF allowed THEN
       remaining := greatest(0, "limit" - used);
       RETURN;
+    ELSIF FOUND THEN
+      UPDATE sluice.quota_usage u SET used = u.used - v_amount
+       WHERE u.subject = $1 AND u.quota = $2;
     END IF;
-    -- No row: the id is already in the ledger (a retry) or the window must move; below.
+    allowed := NULL;
+    used := NULL;
+    "limit" := NULL;
+    resets_at := NULL;
+    -- A retry, a refusal (recorded in the ledger below) or the full path.
   END IF;
 
   -- The rest is V6's consume, under the counter row's lock taken first.
