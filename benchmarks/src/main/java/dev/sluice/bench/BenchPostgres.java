@@ -155,9 +155,11 @@ final class BenchPostgres {
             + " sluice.subject, bench_counter, bucket",
         "INSERT INTO sluice.subject (subject, plan) SELECT 's' || i, 'bench'"
             + " FROM generate_series(0, " + (subjects - 1) + ") i",
+        // Labelled with the plan's unit and zone (V7), as the first consume would label them.
         "INSERT INTO sluice.quota_usage (subject, quota, window_start, window_end, used,"
-            + " updated_at) SELECT 's' || i, 'bench', w.window_start, w.window_end, 0,"
-            + " clock_timestamp() FROM generate_series(0, " + (subjects - 1) + ") i,"
+            + " updated_at, window_unit, time_zone) SELECT 's' || i, 'bench', w.window_start,"
+            + " w.window_end, 0, clock_timestamp(), 'month', 'UTC'"
+            + " FROM generate_series(0, " + (subjects - 1) + ") i,"
             + " sluice.quota_window('month', 'UTC', clock_timestamp()) w",
         "INSERT INTO bench_counter (subject, used, lim, updated_at) SELECT 's' || i, 0, "
             + NEVER_REFUSES + ", clock_timestamp() FROM generate_series(0, " + (subjects - 1)

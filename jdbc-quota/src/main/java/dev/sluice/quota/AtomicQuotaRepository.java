@@ -3,14 +3,15 @@ package dev.sluice.quota;
 import dev.sluice.QuotaDecision;
 import dev.sluice.QuotaGate;
 import dev.sluice.QuotaStoreException;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Objects;
@@ -21,12 +22,12 @@ import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.JdbiException;
 import org.jdbi.v3.core.argument.Argument;
-import org.jdbi.v3.core.statement.StatementContext;
 
 /**
  * Per-subject, per-quota allowances in PostgreSQL, through the shipped SQL functions (see
  * {@link QuotaSchema}): atomic consume that never overshoots, calendar-window reset, idempotent
- * consume by request id, refund, batch status and reset, and the maintenance calls.
+ * consume by request id, refund, batch consume, batch status and reset. The maintenance calls
+ * are {@link QuotaMaintenance}.
  *
  * <pre>{@code
  * QuotaSchema.migrate(dataSource);                      // once at start-up
@@ -47,7 +48,11 @@ import org.jdbi.v3.core.statement.StatementContext;
  * <p>Each call is one round trip: one statement ({@code SELECT * FROM sluice.consume_quota(...)})
  * in its own auto-commit transaction on a connection borrowed from the data source. Concurrent
  * consumes from any number of threads, pools or application instances serialise on the counter
- * row in the database, so the limit is never exceeded.
+ * row in the database, so the limit is never exceeded. Inside the database, a consume whose
+ * counter is already in the current window is a single guarded statement (the counter row locked
+ * together with its plan, the ledger row written, the units counted); first use, a window to
+ * move, or a repeated request id take a longer path in the same call. {@link #consumeAll} decides
+ * many requests in one round trip.
  *
  * <p><b>Windows.</b> A counter always belongs to the window that the subject's current plan and
  * the current time give: the span during which the plan's time zone shows the same hour, day, ISO
@@ -99,17 +104,12 @@ public final class AtomicQuotaRepository implements QuotaGate {
           + " FROM sluice.quota_status_at(?, ?, ?)";
   private static final String RESET = "SELECT sluice.reset_expired_quota_windows()";
   private static final String RESET_AT = "SELECT sluice.reset_expired_quota_windows_at(?)";
-  private static final String LOAD =
-      "SELECT metric, value, status, recommendation FROM sluice.check_system_load()";
-  private static final String CLEANUP =
-      "SELECT ledger_rows_deleted, quota_rows_deleted, rate_limit_keys_deleted"
-          + " FROM sluice.cleanup_old_sessions(? * interval '1 microsecond')";
-  private static final String EMERGENCY =
-      "SELECT pid, usename, application_name, client_addr, idle_seconds, terminated"
-          + " FROM sluice.emergency_cleanup_connections(? * interval '1 microsecond')";
-  private static final String EMERGENCY_DEFAULT =
-      "SELECT pid, usename, application_name, client_addr, idle_seconds, terminated"
-          + " FROM sluice.emergency_cleanup_connections()";
+  private static final String CONSUME_ALL =
+      "SELECT allowed, used, \"limit\", remaining, resets_at"
+          + " FROM sluice.consume_quota_all(?, ?, ?, ?)";
+  private static final String CONSUME_ALL_AT =
+      "SELECT allowed, used, \"limit\", remaining, resets_at"
+          + " FROM sluice.consume_quota_all_at(?, ?, ?, ?, ?)";
 
   private final Jdbi jdbi;
   private final Clock clock;
@@ -195,6 +195,80 @@ public final class AtomicQuotaRepository implements QuotaGate {
     }
     return decide(clock == null ? CONSUME : CONSUME_AT, "consume", subject, quota, amount, true,
         requestId);
+  }
+
+  /**
+   * Consumes for many requests in one round trip and one transaction: many subjects, the same
+   * subject several times, or several quotas. Each request is decided exactly as
+   * {@link #consume(String, String, int, String) consume} would decide it at that point (allowed
+   * or refused on its own, never partly; request ids are idempotent as there), and requests of one
+   * subject and quota are decided in list order. Concurrent single consumes and other batches
+   * serialise with it on each counter row; two batches never deadlock, whatever their order.
+   *
+   * <pre>{@code
+   * List<QuotaDecision> d = quotas.consumeAll(List.of(
+   *     QuotaRequest.of("alice", "chat"),
+   *     new QuotaRequest("bob", "export", 2, "job-17")));
+   * }</pre>
+   *
+   * @param requests what to consume; may be empty (no database call then)
+   * @return one decision per request, in the order given
+   * @throws NullPointerException if {@code requests} or one of its elements is null
+   * @throws QuotaConfigurationException if a subject's plan does not define its quota, or a
+   *     plan's time zone is not one the database knows; nothing of the batch was consumed
+   * @throws QuotaStoreException if the database failed; it says whether the batch was applied
+   *     (all of it or nothing: a retry with the same request ids is charged at most once)
+   */
+  public List<QuotaDecision> consumeAll(List<QuotaRequest> requests) {
+    Objects.requireNonNull(requests, "requests");
+    int n = requests.size();
+    if (n == 0) {
+      return List.of();
+    }
+    String[] subjects = new String[n];
+    String[] quotas = new String[n];
+    Integer[] amounts = new Integer[n];
+    String[] requestIds = new String[n];
+    for (int i = 0; i < n; i++) {
+      QuotaRequest r = Objects.requireNonNull(requests.get(i), "requests[" + i + "]");
+      subjects[i] = r.subject();
+      quotas[i] = r.quota();
+      amounts[i] = r.amount();
+      requestIds[i] = r.requestId();
+    }
+    String what = "consume of " + n + " requests (first: '" + quotas[0] + "' for '" + subjects[0]
+        + "')";
+    try {
+      return jdbi.withHandle(h -> {
+        Connection c = h.getConnection();
+        try (PreparedStatement ps = c.prepareStatement(clock == null ? CONSUME_ALL
+            : CONSUME_ALL_AT)) {
+          ps.setArray(1, c.createArrayOf("text", subjects));
+          ps.setArray(2, c.createArrayOf("text", quotas));
+          ps.setArray(3, c.createArrayOf("integer", amounts));
+          ps.setArray(4, c.createArrayOf("text", requestIds));
+          if (clock != null) {
+            ps.setObject(5, OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC));
+          }
+          List<QuotaDecision> decisions = new ArrayList<>(n);
+          try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+              decisions.add(new QuotaDecision(rs.getBoolean(1), rs.getLong(2), rs.getLong(3),
+                  rs.getLong(4), instant(rs, 5), quotas[decisions.size()]));
+            }
+          }
+          if (decisions.size() != n) {
+            throw new SQLException("consume_quota_all returned " + decisions.size()
+                + " rows for " + n + " requests");
+          }
+          return List.copyOf(decisions);
+        }
+      });
+    } catch (SQLException e) {
+      throw Failures.quota(what, new IllegalStateException(e.getMessage(), e));
+    } catch (JdbiException e) {
+      throw Failures.quota(what, e);
+    }
   }
 
   /**
@@ -362,75 +436,6 @@ public final class AtomicQuotaRepository implements QuotaGate {
         : h.createQuery(RESET_AT).bind(0, now()).mapTo(Integer.class).one());
   }
 
-  /**
-   * Calls {@code sluice.check_system_load()}.
-   *
-   * @return the figures with their status and recommendations
-   * @throws QuotaStoreException if the database failed
-   */
-  public List<LoadMetric> checkSystemLoad() {
-    return call("check_system_load", h -> h.createQuery(LOAD)
-        .map((rs, ctx) -> new LoadMetric(rs.getString(1), rs.getDouble(2), rs.getString(3),
-            Optional.ofNullable(rs.getString(4))))
-        .list());
-  }
-
-  /**
-   * Calls {@code sluice.cleanup_old_sessions(retention)}: deletes ledger rows older than the
-   * retention from ended windows, counters idle for longer than the retention, and rate-limit
-   * keys whose bucket is full again. Keep the retention longer than any client retries a request.
-   *
-   * @param retention how long to keep history, &gt;= 0
-   * @return what was deleted
-   * @throws IllegalArgumentException if {@code retention} is null or negative
-   * @throws QuotaStoreException if the database failed
-   */
-  public CleanupResult cleanupOldSessions(Duration retention) {
-    long micros = micros(retention, "retention");
-    return call("cleanup_old_sessions", h -> h.createQuery(CLEANUP)
-        .bind(0, micros)
-        .map((rs, ctx) -> new CleanupResult(rs.getLong(1), rs.getLong(2), rs.getLong(3)))
-        .one());
-  }
-
-  /**
-   * Calls {@code sluice.emergency_cleanup_connections()}: as
-   * {@link #emergencyCleanupConnections(Duration)} with the function's default threshold of five
-   * minutes idle in a transaction (where {@code check_system_load} calls such a session critical).
-   *
-   * @return the sessions ended
-   * @throws QuotaStoreException if the database failed
-   */
-  public List<EndedSession> emergencyCleanupConnections() {
-    return call("emergency_cleanup_connections",
-        h -> h.createQuery(EMERGENCY_DEFAULT).map(AtomicQuotaRepository::endedSession).list());
-  }
-
-  /**
-   * Calls {@code sluice.emergency_cleanup_connections(idle_for)}: ends the backends of the current
-   * database that belong to the calling role and have sat idle in a transaction for longer than
-   * {@code idleFor} — never the caller's own backend, never a superuser's.
-   *
-   * @param idleFor how long a session must have been idle in its transaction, &gt;= 0
-   * @return the sessions ended
-   * @throws IllegalArgumentException if {@code idleFor} is null or negative
-   * @throws QuotaStoreException if the database failed
-   */
-  public List<EndedSession> emergencyCleanupConnections(Duration idleFor) {
-    long micros = micros(idleFor, "idleFor");
-    return call("emergency_cleanup_connections", h -> h.createQuery(EMERGENCY)
-        .bind(0, micros)
-        .map(AtomicQuotaRepository::endedSession)
-        .list());
-  }
-
-  private static EndedSession endedSession(ResultSet rs, StatementContext ctx)
-      throws SQLException {
-    return new EndedSession(rs.getInt(1), rs.getString(2),
-        Objects.toString(rs.getString(3), ""), Objects.toString(rs.getString(4), ""),
-        Duration.ofNanos(Math.round(rs.getDouble(5) * 1e9)), rs.getBoolean(6));
-  }
-
   @Override
   public String toString() {
     return "AtomicQuotaRepository[clock=" + (clock == null ? "database" : clock) + "]";
@@ -453,17 +458,6 @@ public final class AtomicQuotaRepository implements QuotaGate {
   private static Instant instant(ResultSet rs, int column) throws SQLException {
     OffsetDateTime value = rs.getObject(column, OffsetDateTime.class);
     return value == null ? Instant.EPOCH : value.toInstant();
-  }
-
-  private static long micros(Duration d, String name) {
-    if (d == null || d.isNegative()) {
-      throw new IllegalArgumentException(name + " must be >= 0 but was " + d);
-    }
-    try {
-      return Math.addExact(Math.multiplyExact(d.getSeconds(), 1_000_000L), d.getNano() / 1000);
-    } catch (ArithmeticException e) {
-      throw new IllegalArgumentException(name + " is too long: " + d, e);
-    }
   }
 
   private static void requireAmount(int amount) {

@@ -18,7 +18,7 @@ import java.util.Objects;
 import javax.sql.DataSource;
 
 /**
- * Installs the shipped PostgreSQL schema: the scripts {@code V1__…sql} to {@code V6__…sql} found on
+ * Installs the shipped PostgreSQL schema: the scripts {@code V1__…sql} to {@code V7__…sql} found on
  * the class path at {@value #LOCATION} (in the {@code sluice-jdbc-quota} jar), applied in order.
  *
  * <pre>{@code
@@ -31,9 +31,22 @@ import javax.sql.DataSource;
  * script whose content has changed is an error, as in Flyway. The scripts are idempotent in
  * themselves too.
  *
- * <p><b>Flyway users</b> can skip this class: add {@code classpath:db/sluice} to Flyway's
- * {@code locations} (the file names follow Flyway's {@code V<n>__<description>.sql} convention).
- * Liquibase or hand-run installs can apply the same files with {@code psql}.
+ * <p><b>Flyway users</b> can skip this class and give Sluice's scripts a Flyway of their own,
+ * with schema {@code sluice} and its own history table there ({@code sluice.flyway_schema_history}),
+ * run next to the application's Flyway. Adding {@code classpath:db/sluice} to the application's
+ * own {@code locations} does not work: its {@code V1__…} and Sluice's {@code V1__…} are then two
+ * migrations at version 1.
+ *
+ * <pre>{@code
+ * Flyway.configure().dataSource(dataSource)            // the application's own migrations
+ *     .load().migrate();
+ * Flyway.configure().dataSource(dataSource)            // Sluice's
+ *     .schemas("sluice").table("flyway_schema_history")
+ *     .locations("classpath:db/sluice")
+ *     .load().migrate();
+ * }</pre>
+ *
+ * <p>Liquibase or hand-run installs can apply the same files, in order, with {@code psql}.
  *
  * <p>Thread-safe (stateless).
  */
@@ -48,7 +61,8 @@ public final class QuotaSchema {
       "V3__sluice_rate_limit_store.sql",
       "V4__sluice_maintenance.sql",
       "V5__sluice_plan_time_zone_check.sql",
-      "V6__sluice_quota_windows_and_clock.sql");
+      "V6__sluice_quota_windows_and_clock.sql",
+      "V7__sluice_one_statement_consume.sql");
 
   /** Arbitrary but fixed: the advisory lock key of Sluice migrations ("sluice" in ASCII). */
   static final long LOCK_KEY = 0x736c75696365L;

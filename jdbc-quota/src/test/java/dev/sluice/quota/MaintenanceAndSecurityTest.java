@@ -23,6 +23,7 @@ class MaintenanceAndSecurityTest {
   private static final String APP_GRANTS = "GRANT USAGE ON SCHEMA sluice TO %1$s;"
       + " GRANT EXECUTE ON FUNCTION"
       + " sluice.consume_quota(text, text, integer, text),"
+      + " sluice.consume_quota_all(text[], text[], integer[], text[]),"
       + " sluice.check_quota(text, text, integer),"
       + " sluice.refund_quota(text, text, text),"
       + " sluice.quota_status(text[], text),"
@@ -96,6 +97,7 @@ class MaintenanceAndSecurityTest {
         });
     for (String call : List.of(
         "SELECT * FROM sluice.consume_quota('u', 'chat')",
+        "SELECT * FROM sluice.consume_quota_all(ARRAY['u'], ARRAY['chat'])",
         "SELECT * FROM sluice.check_quota('u', 'chat')",
         "SELECT sluice.refund_quota('u', 'chat', 'r')",
         "SELECT * FROM sluice.quota_status(ARRAY['u'], 'chat')",
@@ -130,8 +132,11 @@ class MaintenanceAndSecurityTest {
     String user = TestPostgres.unique("user");
 
     assertThat(asApp.consume(user, "chat").allowed()).isTrue();
-    assertThat(asApp.check(user, "chat", 2).allowed()).isTrue();
-    assertThat(asApp.status(user, "chat")).hasValueSatisfying(s -> assertThat(s.used()).isOne());
+    assertThat(asApp.consumeAll(List.of(QuotaRequest.of(user, "chat"))))
+        .singleElement().satisfies(d -> assertThat(d.used()).isEqualTo(2));
+    assertThat(asApp.check(user, "chat", 1).allowed()).isTrue();
+    assertThat(asApp.status(user, "chat"))
+        .hasValueSatisfying(s -> assertThat(s.used()).isEqualTo(2));
     assertThat(PostgresRateLimitStore.create(pg.dataSource(app), "app").acquire("k", 1, 1)
         .allowed()).isTrue();
     for (String write : List.of(
@@ -159,6 +164,8 @@ class MaintenanceAndSecurityTest {
             e -> assertThat(e.getSQLState()).isEqualTo("42883")); // no such function
     for (String call : List.of(
         "SELECT * FROM sluice.consume_quota_at('" + user + "', 'chat', 1, NULL, now())",
+        "SELECT * FROM sluice.consume_quota_all_at(ARRAY['" + user + "'], ARRAY['chat'], NULL,"
+            + " NULL, now())",
         "SELECT * FROM sluice.check_quota_at('" + user + "', 'chat', 1, now())",
         "SELECT sluice.refund_quota_at('" + user + "', 'chat', 'r', now())",
         "SELECT * FROM sluice.quota_status_at(ARRAY['" + user + "'], 'chat', now())",
@@ -202,6 +209,8 @@ class MaintenanceAndSecurityTest {
           assertThat(d.allowed()).isTrue();
           assertThat(d.used()).isOne();
         });
+        assertThat(asApp.consumeAll(List.of(QuotaRequest.of("v", "chat")))).singleElement()
+            .satisfies(d -> assertThat(d.allowed()).isTrue());
         assertThat(asApp.refund("u", "chat", "r")).isTrue();
         assertThat(asApp.status("u", "chat"))
             .hasValueSatisfying(st -> assertThat(st.used()).isZero());
@@ -229,7 +238,7 @@ class MaintenanceAndSecurityTest {
     int idle = idleInTransaction(ops);
 
     List<EndedSession> viaJava =
-        AtomicQuotaRepository.create(pg.dataSource(ops)).emergencyCleanupConnections();
+        QuotaMaintenance.create(pg.dataSource(ops)).emergencyCleanupConnections();
     try (Connection c = pg.dataSource(ops).getConnection();
         Statement s = c.createStatement();
         ResultSet rs = s.executeQuery("SELECT count(*) FROM"
@@ -251,7 +260,7 @@ class MaintenanceAndSecurityTest {
     int opsIdle = idleInTransaction(ops);
     int otherIdle = idleInTransaction(other);
     int superuserIdle = idleInTransaction(null);
-    AtomicQuotaRepository asOps = AtomicQuotaRepository.create(pg.dataSource(ops));
+    QuotaMaintenance asOps = QuotaMaintenance.create(pg.dataSource(ops));
 
     List<EndedSession> ended = asOps.emergencyCleanupConnections(Duration.ZERO);
 
@@ -270,7 +279,7 @@ class MaintenanceAndSecurityTest {
     int pid = idleInTransaction(null);
 
     List<EndedSession> ended =
-        AtomicQuotaRepository.create(pg.dataSource()).emergencyCleanupConnections(Duration.ZERO);
+        QuotaMaintenance.create(pg.dataSource()).emergencyCleanupConnections(Duration.ZERO);
 
     assertThat(ended).extracting(EndedSession::pid).doesNotContain(pid);
     assertThat(alive(pid)).isTrue();
@@ -281,7 +290,7 @@ class MaintenanceAndSecurityTest {
     String ops = role(OPS_GRANTS);
     int idle = idleInTransaction(ops);
 
-    List<EndedSession> ended = AtomicQuotaRepository.create(pg.dataSource(ops))
+    List<EndedSession> ended = QuotaMaintenance.create(pg.dataSource(ops))
         .emergencyCleanupConnections(Duration.ofHours(1));
 
     assertThat(ended).isEmpty();
@@ -294,7 +303,7 @@ class MaintenanceAndSecurityTest {
     idleInTransaction(ops);
 
     List<LoadMetric> load =
-        AtomicQuotaRepository.create(pg.dataSource(ops)).checkSystemLoad();
+        QuotaMaintenance.create(pg.dataSource(ops)).checkSystemLoad();
 
     assertThat(load).extracting(LoadMetric::metric).contains("connections_total",
         "max_connections", "connections_idle_in_transaction",
@@ -327,7 +336,8 @@ class MaintenanceAndSecurityTest {
         + " clock_timestamp() - interval '1 second'), ('" + plan + "', 'owing', 0, true,"
         + " clock_timestamp() + interval '1 hour')");
 
-    CleanupResult result = current.cleanupOldSessions(Duration.ofDays(30));
+    QuotaMaintenance ops = QuotaMaintenance.create(pg.dataSource());
+    CleanupResult result = ops.cleanupOldSessions(Duration.ofDays(30));
 
     assertThat(result.ledgerRowsDeleted()).isGreaterThanOrEqualTo(1);
     assertThat(result.quotaRowsDeleted()).isGreaterThanOrEqualTo(1);
@@ -337,7 +347,7 @@ class MaintenanceAndSecurityTest {
     assertThat(pg.queryLong("SELECT count(*) FROM sluice.rate_limit_state WHERE namespace = '"
         + plan + "'")).isOne();
     assertThat(current.consume(newUser, "q", 1, "new-request").used()).isOne();
-    assertThatThrownBy(() -> current.cleanupOldSessions(Duration.ofSeconds(-1)))
+    assertThatThrownBy(() -> ops.cleanupOldSessions(Duration.ofSeconds(-1)))
         .isInstanceOf(IllegalArgumentException.class);
   }
 

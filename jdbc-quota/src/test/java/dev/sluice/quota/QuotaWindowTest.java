@@ -133,6 +133,58 @@ class QuotaWindowTest {
     assertThat(repo.status(subject, "q").orElseThrow().used()).isOne();
   }
 
+  /**
+   * A consume in the stored window skips the window computation when the counter's label (unit
+   * and zone its window was computed with) matches the plan (V7). A refund that moved the window
+   * while the plan had another unit must not leave a label that would later vouch for that window.
+   */
+  @Test
+  void unitChangedDayToHourAndBack_afterARefundMovedTheWindow_countsIntoTheDay() {
+    String plan = fx.plan(3, "day", "UTC");
+    String subject = fx.subjectOn(plan);
+    QuotaFixtures.MutableClock clock = new QuotaFixtures.MutableClock("2030-05-06T14:10:00Z");
+    AtomicQuotaRepository repo = AtomicQuotaRepository.builder(pool).clock(clock).build();
+    repo.consume(subject, "q", 1, "a");
+    repo.consume(subject, "q", 1, "b");
+    setUnit(plan, "hour");
+    clock.set("2030-05-06T14:20:00Z");
+    assertThat(repo.refund(subject, "q", "b")).isTrue(); // moves the counter to 14:00-15:00
+
+    setUnit(plan, "day");
+    clock.set("2030-05-06T14:30:00Z");
+    QuotaDecision d = repo.consume(subject, "q");
+    clock.set("2030-05-06T15:30:00Z");
+    QuotaDecision later = repo.consume(subject, "q");
+
+    Instant midnight = Instant.parse("2030-05-07T00:00:00Z");
+    assertThat(d).isEqualTo(new QuotaDecision(true, 2, 3, 1, midnight, "q"));
+    assertThat(later).isEqualTo(new QuotaDecision(true, 3, 3, 0, midnight, "q"));
+    assertThat(repo.consume(subject, "q").allowed()).isFalse();
+    assertThat(fx.storedUsed(subject)).isEqualTo(3);
+    assertThat(fx.ledgerSum(subject)).isEqualTo(3);
+  }
+
+  @Test
+  void consume_inTheStoredWindow_labelsTheCounterAndAnswersAsTheFullPath() {
+    String plan = fx.plan(5, "hour", "America/New_York");
+    String subject = fx.subjectOn(plan);
+    QuotaFixtures.MutableClock clock = new QuotaFixtures.MutableClock("2030-11-03T05:30:00Z");
+    AtomicQuotaRepository repo = AtomicQuotaRepository.builder(pool).clock(clock).build();
+
+    QuotaDecision first = repo.consume(subject, "q"); // 01:30 EDT: first use, full path
+    clock.set("2030-11-03T06:40:00Z"); // 01:40 EST, the repeated hour: same window, one statement
+    QuotaDecision second = repo.consume(subject, "q", 2, "r");
+    QuotaDecision replay = repo.consume(subject, "q", 2, "r");
+
+    Instant end = Instant.parse("2030-11-03T07:00:00Z");
+    assertThat(pg.queryText("SELECT window_unit || ' ' || time_zone FROM sluice.quota_usage"
+        + " WHERE subject = '" + subject + "'")).isEqualTo("hour America/New_York");
+    assertThat(first).isEqualTo(new QuotaDecision(true, 1, 5, 4, end, "q"));
+    assertThat(second).isEqualTo(new QuotaDecision(true, 3, 5, 2, end, "q"));
+    assertThat(replay).isEqualTo(second);
+    assertThat(fx.ledgerSum(subject)).isEqualTo(3);
+  }
+
   @Test
   void refund_afterTheStoredWindowEndedButInsideTheNewUnitsWindow_givesBack() {
     String plan = fx.plan(3, "hour", "UTC");

@@ -1,0 +1,5 @@
+\set n random(0, 99999)
+BEGIN;
+SELECT state FROM bucket WHERE id = :n FOR UPDATE;
+UPDATE bucket SET state = '\x000000010000000000000000000000007fffffffffffffff0000018f2a3b4c5d'::bytea, expires_at = 0 WHERE id = :n;
+COMMIT;

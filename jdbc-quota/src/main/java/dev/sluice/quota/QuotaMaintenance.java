@@ -1,0 +1,168 @@
+package dev.sluice.quota;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Function;
+import javax.sql.DataSource;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.JdbiException;
+import org.jdbi.v3.core.statement.StatementContext;
+
+/**
+ * The original system's maintenance calls on the shipped SQL functions:
+ * {@code sluice.check_system_load()} (hourly), {@code sluice.cleanup_old_sessions(retention)}
+ * (daily) and {@code sluice.emergency_cleanup_connections(idle_for)} (in an emergency).
+ *
+ * <pre>{@code
+ * QuotaMaintenance ops = QuotaMaintenance.create(opsDataSource);
+ * ops.checkSystemLoad().stream().filter(m -> !m.ok()).forEach(m -> log.warn("{}", m));
+ * ops.cleanupOldSessions(Duration.ofDays(7));
+ * }</pre>
+ *
+ * <p>Give it a data source of an operations role, not the application's: the functions are
+ * granted separately (see {@code V4__sluice_maintenance.sql}), and
+ * {@code emergency_cleanup_connections} only ends sessions of the role that calls it.
+ *
+ * <p>Every database failure throws {@link dev.sluice.QuotaStoreException}.
+ *
+ * <p>Thread-safe: an instance holds only immutable configuration.
+ */
+public final class QuotaMaintenance {
+  private static final String LOAD =
+      "SELECT metric, value, status, recommendation FROM sluice.check_system_load()";
+  private static final String CLEANUP =
+      "SELECT ledger_rows_deleted, quota_rows_deleted, rate_limit_keys_deleted"
+          + " FROM sluice.cleanup_old_sessions(? * interval '1 microsecond')";
+  private static final String EMERGENCY =
+      "SELECT pid, usename, application_name, client_addr, idle_seconds, terminated"
+          + " FROM sluice.emergency_cleanup_connections(? * interval '1 microsecond')";
+  private static final String EMERGENCY_DEFAULT =
+      "SELECT pid, usename, application_name, client_addr, idle_seconds, terminated"
+          + " FROM sluice.emergency_cleanup_connections()";
+
+  private final Jdbi jdbi;
+
+  private QuotaMaintenance(Jdbi jdbi) {
+    this.jdbi = jdbi;
+  }
+
+  /**
+   * Creates the maintenance calls over a data source.
+   *
+   * @param dataSource where connections come from, ideally an operations role's
+   * @return a new instance
+   * @throws NullPointerException if {@code dataSource} is null
+   */
+  public static QuotaMaintenance create(DataSource dataSource) {
+    return new QuotaMaintenance(Jdbi.create(Objects.requireNonNull(dataSource, "dataSource")));
+  }
+
+  /**
+   * Creates the maintenance calls over an existing Jdbi instance.
+   *
+   * @param jdbi the Jdbi instance
+   * @return a new instance
+   * @throws NullPointerException if {@code jdbi} is null
+   */
+  public static QuotaMaintenance create(Jdbi jdbi) {
+    return new QuotaMaintenance(Objects.requireNonNull(jdbi, "jdbi"));
+  }
+
+  /**
+   * Calls {@code sluice.check_system_load()}.
+   *
+   * @return the figures with their status and recommendations
+   * @throws dev.sluice.QuotaStoreException if the database failed
+   */
+  public List<LoadMetric> checkSystemLoad() {
+    return call("check_system_load", h -> h.createQuery(LOAD)
+        .map((rs, ctx) -> new LoadMetric(rs.getString(1), rs.getDouble(2), rs.getString(3),
+            Optional.ofNullable(rs.getString(4))))
+        .list());
+  }
+
+  /**
+   * Calls {@code sluice.cleanup_old_sessions(retention)}: deletes ledger rows older than the
+   * retention from ended windows, counters idle for longer than the retention, and rate-limit
+   * keys whose bucket is full again. Keep the retention longer than any client retries a request.
+   *
+   * @param retention how long to keep history, &gt;= 0
+   * @return what was deleted
+   * @throws IllegalArgumentException if {@code retention} is null or negative
+   * @throws dev.sluice.QuotaStoreException if the database failed
+   */
+  public CleanupResult cleanupOldSessions(Duration retention) {
+    long micros = micros(retention, "retention");
+    return call("cleanup_old_sessions", h -> h.createQuery(CLEANUP)
+        .bind(0, micros)
+        .map((rs, ctx) -> new CleanupResult(rs.getLong(1), rs.getLong(2), rs.getLong(3)))
+        .one());
+  }
+
+  /**
+   * Calls {@code sluice.emergency_cleanup_connections()}: as
+   * {@link #emergencyCleanupConnections(Duration)} with the function's default threshold of five
+   * minutes idle in a transaction (where {@code check_system_load} calls such a session critical).
+   *
+   * @return the sessions ended
+   * @throws dev.sluice.QuotaStoreException if the database failed
+   */
+  public List<EndedSession> emergencyCleanupConnections() {
+    return call("emergency_cleanup_connections",
+        h -> h.createQuery(EMERGENCY_DEFAULT).map(QuotaMaintenance::endedSession).list());
+  }
+
+  /**
+   * Calls {@code sluice.emergency_cleanup_connections(idle_for)}: ends the backends of the current
+   * database that belong to the calling role and have sat idle in a transaction for longer than
+   * {@code idleFor} — never the caller's own backend, never a superuser's.
+   *
+   * @param idleFor how long a session must have been idle in its transaction, &gt;= 0
+   * @return the sessions ended
+   * @throws IllegalArgumentException if {@code idleFor} is null or negative
+   * @throws dev.sluice.QuotaStoreException if the database failed
+   */
+  public List<EndedSession> emergencyCleanupConnections(Duration idleFor) {
+    long micros = micros(idleFor, "idleFor");
+    return call("emergency_cleanup_connections", h -> h.createQuery(EMERGENCY)
+        .bind(0, micros)
+        .map(QuotaMaintenance::endedSession)
+        .list());
+  }
+
+  @Override
+  public String toString() {
+    return "QuotaMaintenance";
+  }
+
+  private static EndedSession endedSession(ResultSet rs, StatementContext ctx)
+      throws SQLException {
+    return new EndedSession(rs.getInt(1), rs.getString(2),
+        Objects.toString(rs.getString(3), ""), Objects.toString(rs.getString(4), ""),
+        Duration.ofNanos(Math.round(rs.getDouble(5) * 1e9)), rs.getBoolean(6));
+  }
+
+  private <T> T call(String what, Function<Handle, T> work) {
+    try {
+      return jdbi.withHandle(work::apply);
+    } catch (JdbiException e) {
+      throw Failures.quota(what, e);
+    }
+  }
+
+  private static long micros(Duration d, String name) {
+    if (d == null || d.isNegative()) {
+      throw new IllegalArgumentException(name + " must be >= 0 but was " + d);
+    }
+    try {
+      return Math.addExact(Math.multiplyExact(d.getSeconds(), 1_000_000L), d.getNano() / 1000);
+    } catch (ArithmeticException e) {
+      throw new IllegalArgumentException(name + " is too long: " + d, e);
+    }
+  }
+}
