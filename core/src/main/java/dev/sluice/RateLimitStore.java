@@ -37,7 +37,7 @@ import java.util.concurrent.CompletionStage;
  * with {@link #isRemote()}, so a caller that must not block a thread (a servlet filter) uses the
  * asynchronous form for it and keeps the cheaper synchronous form for local stores.
  *
- * <p>Implementations must be thread-safe. The contract kit {@code dev.sluice.RateLimitStoreContract}
+ * <p>Implementations must be thread-safe. The contract kit {@code dev.sluice.contract.RateLimitStoreContract}
  * in {@code sluice-core}'s test-jar checks a store against this contract.
  *
  * @param <K> the key type

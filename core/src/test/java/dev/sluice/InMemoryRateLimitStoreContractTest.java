@@ -1,5 +1,6 @@
 package dev.sluice;
 
+import dev.sluice.contract.RateLimitStoreContract;
 import dev.sluice.internal.InMemoryRateLimitStore;
 import java.time.Duration;
 import java.util.HashMap;

@@ -1,10 +1,15 @@
-package dev.sluice;
+package dev.sluice.contract;
 
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import dev.sluice.NanoClock;
+import dev.sluice.RateLimitDecision;
+import dev.sluice.RateLimitStore;
+import dev.sluice.RateLimitStoreException;
+import dev.sluice.RateLimiter;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -35,7 +40,8 @@ import org.junit.jupiter.api.Test;
  * asynchronous form, and turns an unreachable backend into {@link RateLimitStoreException}.
  *
  * <p>Depend on {@code dev.sluice:sluice-core} with {@code <type>test-jar</type>} in test scope,
- * plus JUnit 5 and AssertJ.
+ * plus JUnit 5 and AssertJ. The kit lives in a package of its own so that a modular store's tests,
+ * compiled into the store's module, can read it from the class path.
  *
  * <pre>{@code
  * class MyStoreContractTest extends RateLimitStoreContract {
@@ -178,8 +184,8 @@ public abstract class RateLimitStoreContract {
   @Test
   void acquire_onAClockThatTicksOnEveryRead_readsItOncePerStepAndDecidesAsTheReference()
       throws Exception {
-    TickingClock storeClock = new TickingClock(1);
-    TickingClock referenceClock = new TickingClock(1);
+    TickingClock storeClock = new TickingClock();
+    TickingClock referenceClock = new TickingClock();
     RateLimiter.Builder builder =
         RateLimiter.builder().name("tick").limit(5, Duration.ofMinutes(1)).burst(7);
     RateLimiter<String> store = builder.build(instance().store(namespace("tick"), storeClock));
@@ -403,6 +409,33 @@ public abstract class RateLimitStoreContract {
     Assumptions.assumeTrue(store != null,
         "SKIPPED: " + getClass().getSimpleName() + " has no failing backend (a store in memory)");
     return store;
+  }
+
+  /**
+   * A clock that moves on every read, as a real one does: a store that reads it twice within one
+   * step sees two times, which a clock moved only by hand hides. Starts at a negative origin.
+   */
+  private static final class TickingClock implements NanoClock {
+    private final AtomicLong next = new AtomicLong(-7_000_000_000_000L);
+    private final AtomicLong reads = new AtomicLong();
+
+    @Override
+    public long nanoTime() {
+      reads.incrementAndGet();
+      return next.getAndIncrement();
+    }
+
+    long peek() {
+      return next.get();
+    }
+
+    long reads() {
+      return reads.get();
+    }
+
+    void advanceNanos(long nanos) {
+      next.addAndGet(nanos);
+    }
   }
 
   /**
