@@ -66,7 +66,9 @@ import org.slf4j.LoggerFactory;
  * caller (the rule's fail-open or fail-closed choice) decides. Failures are logged at most once
  * per {@link Builder#failureLogInterval(Duration) interval}, with a count of those not logged,
  * and the first success after a failure is logged too. A step that timed out is cancelled, so
- * Lettuce drops it instead of sending it later. The store holds no connection state of its own:
+ * Lettuce drops it if it was not sent yet; one already sent may still run on the server and
+ * charge its key (as with any network store, a timeout leaves the decision unknown, never
+ * doubled). The store holds no connection state of its own:
  * when Lettuce reconnects (its default), steps succeed again without a restart. For a fast answer
  * while Redis is down rather than one timeout per step, build the client with
  * {@code ClientOptions.disconnectedBehavior(REJECT_COMMANDS)}.
@@ -306,11 +308,12 @@ public final class RedisRateLimitStore<K> implements AsyncRateLimitStore<K> {
     }
 
     private void timedOut() {
+      // Failed first: cancelling completes the command, and its callback must find the step done.
+      fail("did not answer within " + Duration.ofNanos(timeoutNanos).toMillis() + " ms", null);
       RedisFuture<List<Object>> command = pending;
       if (command != null) {
         command.cancel(false); // Lettuce then drops it instead of sending it after a reconnect
       }
-      fail("did not answer within " + Duration.ofNanos(timeoutNanos).toMillis() + " ms", null);
     }
 
     private void fail(String what, Throwable cause) {
