@@ -70,8 +70,10 @@ final class TestRedis {
   /**
    * Starts a redis-server of the calling test's own on a free loopback port; skips the test if
    * there is no redis-server on the PATH (fails under {@code CI=true}).
+   *
+   * @param extraArgs more server arguments, such as {@code --cluster-enabled yes}
    */
-  static Server startOwnServer() throws IOException {
+  static Server startOwnServer(String... extraArgs) throws IOException {
     String binary = findOnPath("redis-server");
     if (binary == null) {
       String reason = "no redis-server on the PATH";
@@ -82,7 +84,8 @@ final class TestRedis {
     }
     IOException last = null;
     for (int attempt = 0; attempt < 3; attempt++) {
-      Server server = new Server(binary, freePort(), Files.createTempDirectory("sluice-redis"));
+      Server server = new Server(binary, freePort(), Files.createTempDirectory("sluice-redis"))
+          .with(extraArgs);
       try {
         server.start();
         return server;
@@ -140,8 +143,7 @@ final class TestRedis {
       return "redis://127.0.0.1:" + port;
     }
 
-    /** Adds server arguments for the next start, such as {@code --cluster-enabled yes}. */
-    Server with(String... args) {
+    private Server with(String... args) {
       extraArgs.addAll(List.of(args));
       return this;
     }
