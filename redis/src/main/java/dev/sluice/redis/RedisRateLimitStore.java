@@ -22,6 +22,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -235,14 +236,19 @@ public final class RedisRateLimitStore<K> implements AsyncRateLimitStore<K> {
 
   /**
    * One decision in flight: EVALSHA, then EVAL once on NOSCRIPT, all under one deadline. One
-   * object per step serves as the callback of each command, instead of a lambda per stage.
+   * object per step serves as the callback of each command, instead of a lambda per stage, and
+   * is itself the flag that the step is settled: whoever sets it (reply, failure or deadline)
+   * records the result in the failure log first and only then completes the caller's stage, so a
+   * caller that saw a failure finds it already counted.
    */
-  private final class Step implements BiConsumer<List<Object>, Throwable> {
+  private final class Step extends AtomicBoolean
+      implements BiConsumer<List<Object>, Throwable> {
+    private static final long serialVersionUID = 1L;
     private final String[] keys;
     private final String[] args;
     /** What the caller sees; completed once, by the reply, a failure or the deadline. */
-    private final CompletableFuture<Outcome> result = new CompletableFuture<>();
-    private volatile RedisFuture<List<Object>> pending;
+    private final transient CompletableFuture<Outcome> result = new CompletableFuture<>();
+    private transient volatile RedisFuture<List<Object>> pending;
     private boolean loaded;
 
     Step(String redisKey, String[] args) {
@@ -274,7 +280,7 @@ public final class RedisRateLimitStore<K> implements AsyncRateLimitStore<K> {
         return;
       }
       pending = command;
-      if (result.isDone()) {
+      if (get()) {
         command.cancel(false); // the deadline passed while we were sending
       }
       command.whenComplete(this);
@@ -282,15 +288,16 @@ public final class RedisRateLimitStore<K> implements AsyncRateLimitStore<K> {
 
     @Override
     public void accept(List<Object> reply, Throwable failure) {
-      if (result.isDone()) {
+      if (get()) {
         return;
       }
       if (failure == null) {
         try {
           Outcome outcome = new Outcome((Long) reply.get(0) == 1L,
               join(reply.get(1), reply.get(2)), join(reply.get(3), reply.get(4)));
-          if (result.complete(outcome)) {
+          if (compareAndSet(false, true)) {
             failures.succeeded();
+            result.complete(outcome);
           }
         } catch (RuntimeException e) {
           fail("answered an unexpected reply " + reply, e);
@@ -319,8 +326,9 @@ public final class RedisRateLimitStore<K> implements AsyncRateLimitStore<K> {
     private void fail(String what, Throwable cause) {
       String message = "Redis rate-limit store '" + namespace + "' " + what + " (key " + keys[0]
           + ")";
-      if (result.completeExceptionally(new RateLimitStoreException(message, cause))) {
+      if (compareAndSet(false, true)) {
         failures.failed(message);
+        result.completeExceptionally(new RateLimitStoreException(message, cause));
       }
     }
   }
