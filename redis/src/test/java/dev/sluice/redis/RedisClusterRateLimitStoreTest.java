@@ -42,7 +42,7 @@ class RedisClusterRateLimitStoreTest {
     StatefulRedisClusterConnection<String, String> connection = cluster.connect();
     String ns = "cluster_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
     RedisRateLimitStore<String> store = RedisRateLimitStore.<String>builder(connection, ns)
-        .commandTimeout(Duration.ofSeconds(5)).build();
+        .commandTimeout(Duration.ofSeconds(20)).build();
     RateLimiter<String> limiter = RateLimiter.builder().name("cluster")
         .limit(3, Duration.ofHours(1)).build(store);
 

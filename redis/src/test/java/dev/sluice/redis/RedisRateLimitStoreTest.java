@@ -9,6 +9,7 @@ import dev.sluice.RateLimitDecision;
 import dev.sluice.RateLimitStore;
 import dev.sluice.RateLimitStoreException;
 import dev.sluice.RateLimiter;
+import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.sync.RedisCommands;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 class RedisRateLimitStoreTest {
+  private static final Duration PATIENT = Duration.ofSeconds(20);
   private final List<RedisClient> clients = new ArrayList<>();
   private final List<TestRedis.Server> servers = new ArrayList<>();
 
@@ -45,6 +47,16 @@ class RedisRateLimitStoreTest {
     return client.connect();
   }
 
+  /**
+   * A store with a timeout no busy machine reaches: only the tests about timeouts use short ones
+   * (a cold JVM's first script load can take longer than the default 100 ms).
+   */
+  private static RedisRateLimitStore<String> store(
+      StatefulRedisConnection<String, String> connection, String namespace) {
+    return RedisRateLimitStore.<String>builder(connection, namespace).commandTimeout(PATIENT)
+        .build();
+  }
+
   private static String namespace(String prefix) {
     return prefix + "_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
   }
@@ -53,7 +65,7 @@ class RedisRateLimitStoreTest {
   void acquire_allowed_storesTheTatUnderAHashTaggedKeyWithATtlUntilTheBucketIsFull() {
     StatefulRedisConnection<String, String> connection = connect(TestRedis.uri());
     String ns = namespace("layout");
-    RedisRateLimitStore<String> store = RedisRateLimitStore.create(connection, ns);
+    RedisRateLimitStore<String> store = store(connection, ns);
     long minute = Duration.ofMinutes(1).toNanos();
     long before = System.currentTimeMillis();
 
@@ -75,7 +87,7 @@ class RedisRateLimitStoreTest {
     StatefulRedisConnection<String, String> connection = connect(TestRedis.uri());
     AtomicLong now = new AtomicLong(5_000_000_000L);
     RedisRateLimitStore<String> store = RedisRateLimitStore.<String>builder(connection,
-        namespace("refuse")).clock(now::get).build();
+        namespace("refuse")).commandTimeout(PATIENT).clock(now::get).build();
     RedisCommands<String, String> redis = connection.sync();
 
     assertThat(store.acquire("k", 100, 200)).isEqualTo(
@@ -97,7 +109,7 @@ class RedisRateLimitStoreTest {
     StatefulRedisConnection<String, String> connection = connect(TestRedis.uri());
     AtomicLong now = new AtomicLong();
     RedisRateLimitStore<String> store = RedisRateLimitStore.<String>builder(connection,
-        namespace("range")).clock(now::get).build();
+        namespace("range")).commandTimeout(PATIENT).clock(now::get).build();
     long[] origins = {0, 1, 999_999_999, 1_000_000_000, -1, -999_999_999, -1_000_000_000,
         -1_000_000_001, Long.MIN_VALUE / 4 + 7, Long.MAX_VALUE / 4 - 7, 1_767_225_600_123_456_789L};
     long increment = 999_999_999;
@@ -122,7 +134,7 @@ class RedisRateLimitStoreTest {
   void acquire_afterScriptFlush_reloadsTheScriptAndDecidesOn() {
     StatefulRedisConnection<String, String> connection = connect(TestRedis.uri());
     RateLimiter<String> limiter = RateLimiter.builder().name("flush").limit(2, Duration.ofHours(1))
-        .build(RedisRateLimitStore.create(connection, namespace("flush")));
+        .build(store(connection, namespace("flush")));
     String digest = connection.sync().digest(RedisRateLimitStore.SCRIPT);
 
     assertThat(limiter.tryAcquire("k").allowed()).isTrue();
@@ -140,9 +152,11 @@ class RedisRateLimitStoreTest {
     TestRedis.Server server = ownServer();
     StatefulRedisConnection<String, String> connection = connect(server.uri());
     StatefulRedisConnection<String, String> admin = connect(server.uri());
-    RedisRateLimitStore<String> store = RedisRateLimitStore.<String>builder(connection,
-        namespace("pause")).commandTimeout(Duration.ofMillis(100)).build();
-    assertThat(store.acquire("k", 1_000, 5_000).allowed()).isTrue();
+    String ns = namespace("pause");
+    RedisRateLimitStore<String> patient = store(connection, ns);
+    RedisRateLimitStore<String> store = RedisRateLimitStore.<String>builder(connection, ns)
+        .commandTimeout(Duration.ofMillis(100)).build();
+    assertThat(patient.acquire("k", 1_000, 5_000).allowed()).isTrue();
 
     // WRITE mode holds every script (a script may write) but still serves CLIENT UNPAUSE.
     client(admin, "PAUSE", "30000", "WRITE");
@@ -159,20 +173,29 @@ class RedisRateLimitStoreTest {
       client(admin, "UNPAUSE");
     }
 
-    assertThat(store.acquire("fresh", 1_000, 5_000).allowed()).isTrue();
+    assertThat(patient.acquire("fresh", 1_000, 5_000).allowed()).isTrue();
   }
 
+  /**
+   * The client rejects commands while disconnected (the option the store's javadoc recommends),
+   * so steps fail at once during the outage rather than each after its timeout, and the timeout
+   * can be one no busy machine reaches.
+   */
   @Test
   void acquire_serverStoppedAndStartedAgain_failsMeanwhileLogsOncePerIntervalAndRecovers()
       throws Exception {
     TestRedis.Server server = ownServer();
-    StatefulRedisConnection<String, String> connection = connect(server.uri());
+    RedisClient client = RedisClient.create(server.uri());
+    clients.add(client);
+    client.setOptions(ClientOptions.builder()
+        .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS).build());
+    StatefulRedisConnection<String, String> connection = client.connect();
     AtomicLong logTime = new AtomicLong();
     List<String> logged = new CopyOnWriteArrayList<>();
     RateLimiter<String> limiter = RateLimiter.builder().name("restart")
         .limit(2, Duration.ofHours(1))
         .build(RedisRateLimitStore.<String>builder(connection, namespace("restart"))
-            .commandTimeout(Duration.ofMillis(100))
+            .commandTimeout(PATIENT)
             .failureLogInterval(Duration.ofSeconds(10))
             .failureLog(logTime::get, logged::add)
             .build());
@@ -256,7 +279,7 @@ class RedisRateLimitStoreTest {
   @Test
   void limiter_overRedis_isNotLocal() {
     RateLimiter<String> limiter = RateLimiter.builder().limit(1, Duration.ofSeconds(1))
-        .build(RedisRateLimitStore.create(connect(TestRedis.uri()), namespace("remote")));
+        .build(store(connect(TestRedis.uri()), namespace("remote")));
 
     assertThat(limiter.isLocal()).isFalse();
   }
