@@ -1,6 +1,8 @@
 package dev.sluice;
 
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 /** A {@link RateLimiter} that reports each decision to a {@link RateLimitCounter}. */
 final class CountingRateLimiter<K> implements RateLimiter<K> {
@@ -31,6 +33,27 @@ final class CountingRateLimiter<K> implements RateLimiter<K> {
     boolean allowed = delegate.tryAcquirePermit(key);
     counter.record(key, allowed);
     return allowed;
+  }
+
+  @Override
+  public CompletionStage<RateLimitDecision> tryAcquireAsync(K key, int cost) {
+    // Completed by hand rather than by whenComplete, which would wrap a store failure in a
+    // CompletionException.
+    CompletableFuture<RateLimitDecision> result = new CompletableFuture<>();
+    delegate.tryAcquireAsync(key, cost).whenComplete((d, failure) -> {
+      if (failure != null) {
+        result.completeExceptionally(failure);
+      } else {
+        counter.record(key, d.allowed());
+        result.complete(d);
+      }
+    });
+    return result;
+  }
+
+  @Override
+  public boolean isLocal() {
+    return delegate.isLocal();
   }
 
   @Override

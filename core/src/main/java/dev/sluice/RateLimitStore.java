@@ -1,5 +1,9 @@
 package dev.sluice;
 
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+
 /**
  * Where a {@link RateLimiter} keeps its per-key state: one theoretical arrival time (TAT) per key.
  * The in-memory store is the default; a PostgreSQL or Redis store lets several instances share
@@ -25,7 +29,16 @@ package dev.sluice;
  * full), and must never forget a key in a way that lets it start with more than a full bucket.
  * The {@link RateLimiter} derives remaining, retry-after and reset-after from the outcome.
  *
- * <p>Implementations must be thread-safe.
+ * <p><b>Synchronous and asynchronous.</b> A store answers in both forms. A naturally synchronous
+ * store (in memory, JDBC) implements {@link #acquire} and inherits {@link #acquireAsync}, which
+ * runs the step on the calling thread and returns a completed stage. A naturally asynchronous
+ * store (a network client with futures) implements {@link AsyncRateLimitStore}, whose
+ * {@link #acquire} waits for {@link #acquireAsync}. A store whose steps cross a network says so
+ * with {@link #isRemote()}, so a caller that must not block a thread (a servlet filter) uses the
+ * asynchronous form for it and keeps the cheaper synchronous form for local stores.
+ *
+ * <p>Implementations must be thread-safe. The contract kit {@code dev.sluice.contract.RateLimitStoreContract}
+ * in {@code sluice-core}'s test-jar checks a store against this contract.
  *
  * @param <K> the key type
  */
@@ -41,6 +54,41 @@ public interface RateLimitStore<K> {
    * @throws RateLimitStoreException if the store cannot answer; the decision is then unknown
    */
   Outcome acquire(K key, long incrementNanos, long toleranceNanos);
+
+  /**
+   * Applies one GCRA step for a key atomically, as {@link #acquire}, without blocking the caller
+   * on a remote store. A store failure never throws from here: the stage completes exceptionally
+   * with a {@link RateLimitStoreException}.
+   *
+   * <p>The default runs {@link #acquire} on the calling thread and returns a completed stage, which
+   * is right for a store that is naturally synchronous.
+   *
+   * @param key the key, never null
+   * @param incrementNanos the cost of the call: cost times the emission interval, &gt; 0
+   * @param toleranceNanos the burst tolerance: burst times the emission interval, &gt; 0
+   * @return a stage completing with the outcome of the step, or exceptionally with a
+   *     {@link RateLimitStoreException} if the store cannot answer
+   * @throws NullPointerException if {@code key} is null
+   */
+  default CompletionStage<Outcome> acquireAsync(K key, long incrementNanos, long toleranceNanos) {
+    Objects.requireNonNull(key, "key");
+    try {
+      return CompletableFuture.completedFuture(acquire(key, incrementNanos, toleranceNanos));
+    } catch (RuntimeException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * Whether a step may wait on a network (a shared database or cache) rather than run in this
+   * process. Callers that must not block a thread call {@link #acquireAsync} on remote stores and
+   * {@link #acquire} on local ones. The default is {@code false}.
+   *
+   * @return true if steps cross a network
+   */
+  default boolean isRemote() {
+    return false;
+  }
 
   /**
    * The result of one step.

@@ -4,6 +4,8 @@ import dev.sluice.internal.GcraRateLimiter;
 import dev.sluice.internal.InMemoryRateLimitStore;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 
 /**
  * A keyed rate limiter (per client IP, user, route) using the generic cell rate algorithm (GCRA):
@@ -44,6 +46,20 @@ import java.util.Objects;
  * one costing the whole burst, is allowed). A clock that steps backwards only makes keys wait
  * longer; it never grants extra calls.
  *
+ * <p><b>Shared stores.</b> {@link Builder#build(RateLimitStore)} puts the state in a store that
+ * several instances share (PostgreSQL, Redis). Such a store is {@linkplain #isLocal() not local}:
+ * each decision is a round trip, and {@link #tryAcquireAsync(Object, int)} gives it without
+ * blocking the calling thread. On the in-memory store the synchronous forms are the fast path;
+ * the asynchronous one only wraps them.
+ *
+ * <pre>{@code
+ * if (limiter.isLocal()) {
+ *   respond(limiter.tryAcquire(key));
+ * } else {
+ *   limiter.tryAcquireAsync(key, 1).whenComplete((decision, failure) -> ...);
+ * }
+ * }</pre>
+ *
  * <p><b>Thread safety.</b> Instances are thread-safe and lock-free on the in-memory store.
  *
  * @param <K> the key type; keys must implement {@code equals} and {@code hashCode}
@@ -82,6 +98,56 @@ public interface RateLimiter<K> {
    * @throws RateLimitStoreException if a shared store cannot answer
    */
   boolean tryAcquirePermit(K key);
+
+  /**
+   * Asks for one call without blocking the calling thread on a shared store.
+   *
+   * @param key the key to charge
+   * @return a stage completing with the decision; see {@link #tryAcquireAsync(Object, int)}
+   * @throws NullPointerException if {@code key} is null
+   */
+  default CompletionStage<RateLimitDecision> tryAcquireAsync(K key) {
+    return tryAcquireAsync(key, 1);
+  }
+
+  /**
+   * Asks for a call that counts as {@code cost} calls, without blocking the calling thread on a
+   * shared store. When the store cannot answer, the stage completes exceptionally with the
+   * {@link RateLimitStoreException} itself (not wrapped), and the caller chooses to fail open or
+   * closed. On a {@linkplain #isLocal() local} limiter the stage is already complete on return.
+   *
+   * <p>The default calls {@link #tryAcquire(Object, int)} and returns its answer as a completed
+   * stage.
+   *
+   * @param key the key to charge
+   * @param cost how many calls this one counts as, 1 to {@link #burst()}
+   * @return a stage completing with the decision
+   * @throws NullPointerException if {@code key} is null
+   * @throws IllegalArgumentException if {@code cost} is below 1 or above the burst
+   */
+  default CompletionStage<RateLimitDecision> tryAcquireAsync(K key, int cost) {
+    Objects.requireNonNull(key, "key");
+    if (cost < 1 || cost > burst()) {
+      throw new IllegalArgumentException(
+          "cost must be in [1, burst=" + burst() + "] but was " + cost);
+    }
+    try {
+      return CompletableFuture.completedFuture(tryAcquire(key, cost));
+    } catch (RateLimitStoreException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+  }
+
+  /**
+   * Whether decisions are made in this process, without waiting on a network. When false (a
+   * shared store), callers that must not block a thread use {@link #tryAcquireAsync(Object, int)};
+   * when true, the synchronous forms are the fast path. The default is {@code true}.
+   *
+   * @return true if {@link #tryAcquire(Object)} never waits on a remote store
+   */
+  default boolean isLocal() {
+    return true;
+  }
 
   /**
    * Asks for one call and throws when refused.

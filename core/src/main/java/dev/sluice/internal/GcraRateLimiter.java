@@ -2,9 +2,14 @@ package dev.sluice.internal;
 
 import dev.sluice.RateLimitDecision;
 import dev.sluice.RateLimitStore;
+import dev.sluice.RateLimitStoreException;
 import dev.sluice.RateLimiter;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 
 /**
  * The GCRA limiter over any {@link RateLimitStore}. All arithmetic on times is by subtraction, so
@@ -23,6 +28,7 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
   private final RateLimitStore<K> store;
   /** The default store, called directly so the hot path allocates nothing; else null. */
   private final InMemoryRateLimitStore<K> memory;
+  private final boolean local;
 
   /**
    * Creates a limiter; arguments were validated by the builder.
@@ -46,6 +52,7 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
     this.tolerance = tolerance;
     this.store = store;
     this.memory = store instanceof InMemoryRateLimitStore ? (InMemoryRateLimitStore<K>) store : null;
+    this.local = memory != null || !store.isRemote();
   }
 
   @Override
@@ -64,8 +71,7 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
     if (memory != null) {
       return memory.acquire(key, increment, tolerance, this);
     }
-    RateLimitStore.Outcome outcome = store.acquire(key, increment, tolerance);
-    return decision(outcome.allowed(), outcome.tatNanos(), outcome.nowNanos(), increment);
+    return decision(store.acquire(key, increment, tolerance), increment);
   }
 
   @Override
@@ -75,6 +81,61 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
       return memory.tryAcquire(key, interval, tolerance);
     }
     return store.acquire(key, interval, tolerance).allowed();
+  }
+
+  @Override
+  public CompletionStage<RateLimitDecision> tryAcquireAsync(K key, int cost) {
+    Objects.requireNonNull(key, "key");
+    if (cost < 1 || cost > burst) {
+      throw new IllegalArgumentException(
+          "cost must be in [1, burst=" + burst + "] but was " + cost);
+    }
+    long increment = cost * interval;
+    if (local) {
+      try {
+        return CompletableFuture.completedFuture(memory != null
+            ? memory.acquire(key, increment, tolerance, this)
+            : decision(store.acquire(key, increment, tolerance), increment));
+      } catch (RateLimitStoreException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
+    CompletionStage<RateLimitStore.Outcome> step;
+    try {
+      step = store.acquireAsync(key, increment, tolerance);
+    } catch (RateLimitStoreException e) {
+      return CompletableFuture.failedFuture(e);
+    }
+    // A stage of our own rather than thenApply, so a failure reaches the caller as the store's
+    // exception and not wrapped in a CompletionException.
+    CompletableFuture<RateLimitDecision> result = new CompletableFuture<>();
+    step.whenComplete((outcome, failure) -> {
+      if (failure == null) {
+        result.complete(decision(outcome, increment));
+      } else {
+        result.completeExceptionally(storeFailure(key, failure));
+      }
+    });
+    return result;
+  }
+
+  private Throwable storeFailure(K key, Throwable failure) {
+    Throwable cause = failure instanceof CompletionException && failure.getCause() != null
+        ? failure.getCause() : failure;
+    if (cause instanceof RateLimitStoreException || cause instanceof CancellationException) {
+      return cause;
+    }
+    return new RateLimitStoreException(
+        "rate-limit store " + store + " failed for key '" + key + "': " + cause, cause);
+  }
+
+  @Override
+  public boolean isLocal() {
+    return local;
+  }
+
+  private RateLimitDecision decision(RateLimitStore.Outcome outcome, long increment) {
+    return decision(outcome.allowed(), outcome.tatNanos(), outcome.nowNanos(), increment);
   }
 
   /**
