@@ -26,13 +26,13 @@ class ConcurrentlyTest {
   }
 
   @Test
-  void run_startsAllThreadsTogether_noneBeginsBeforeAllArrived() throws Exception {
+  void run_tasksRunAtTheSameTime_eachCanWaitForAllTheOthers() throws Exception {
     AtomicInteger started = new AtomicInteger();
     CountDownLatch allStarted = new CountDownLatch(4);
     Concurrently.run(4, i -> {
       started.incrementAndGet();
       allStarted.countDown();
-      // Every thread passed the barrier, so every other thread can reach this point too.
+      // Run one after another, the first task would wait here in vain.
       assertThat(allStarted.await(5, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
     });
     assertThat(started.get()).isEqualTo(4);
@@ -69,12 +69,12 @@ class ConcurrentlyTest {
   @Test
   void aThreadStillRunningAtTheDeadline_failsTheCall_withItsStack() {
     CountDownLatch never = new CountDownLatch(1);
-    assertThatThrownBy(() -> Concurrently.run(2, Duration.ofMillis(200), i -> {
+    assertThatThrownBy(() -> Concurrently.run(2, Duration.ofSeconds(1), i -> {
       if (i == 1) {
         never.await();
       }
     })).isInstanceOf(AssertionError.class)
-        .hasMessage("1 of 2 threads still running after PT0.2S: [concurrently-1]")
+        .hasMessage("1 of 2 threads still running after PT1S: [concurrently-1]")
         .satisfies(e -> assertThat(e.getSuppressed()).singleElement()
             .extracting(Throwable::getMessage).isEqualTo("concurrently-1 was here"));
   }
