@@ -55,7 +55,7 @@ ns = {'m': 'http://maven.apache.org/POM/4.0.0'}
 root = ET.parse(sys.argv[1]).getroot()
 path = '/'.join('m:' + p for p in sys.argv[2].split('/'))
 node = root.find(path, ns)
-print((node.text or '').strip() if node is not None else '')
+print(' '.join((node.text or '').split()) if node is not None else '')
 PY
 )
     if [ -n "$value" ]; then
