@@ -1,10 +1,11 @@
 /**
  * Sluice core: keyed rate limits, admission control, outbound protection and health.
  *
- * <p>Only {@code dev.sluice} is API; {@code dev.sluice.internal} is not exported.
+ * <p>Only {@code dev.sluice} is API; {@code dev.sluice.internal} is not exported. Caffeine and
+ * Failsafe are implementation details: no API type mentions them, so neither is read transitively.
  */
 module dev.sluice.core {
-  requires transitive com.github.benmanes.caffeine;
+  requires com.github.benmanes.caffeine;
   requires dev.failsafe.core;
   requires org.slf4j;
 

@@ -10,19 +10,38 @@ import java.util.function.Supplier;
  * One layer of a {@link Protection}: it receives the call's {@link CallContext} and the next step
  * (the inner stages and the work), and decides whether and how to run it. It may refuse (throw or
  * fail the future with a {@link SluiceException}) without running {@code next}, wait before
- * running it, or run it and act on its outcome. This is the SPI for stages Sluice does not ship
- * with the composition, such as a request queue.
+ * running it, or run it and act on its outcome. Sluice ships rate-limit, quota, queue and
+ * outbound stages (the factories below); implement this interface for anything else. Here, a
+ * queue keyed by tenant rather than by {@link CallContext#key()} (which {@link #queue} uses):
  *
  * <pre>{@code
- * final class QueueStage implements Stage {
- *   public String name() { return "queue:chat"; }
+ * final class TenantQueueStage implements Stage {
+ *   private final RequestQueue<String> queue;
+ *
+ *   TenantQueueStage(RequestQueue<String> queue) { this.queue = queue; }
+ *
+ *   public String name() { return "queue:tenant"; }
+ *
  *   public <T> T call(CallContext ctx, Callable<T> next) throws Exception {
- *     try (Permit p = queue.acquire(ctx.key(), timeout)) { return next.call(); }
+ *     try (RequestQueue.Permit p = queue.acquire(tenant(ctx), "chat")) {
+ *       return next.call();
+ *     }
  *   }
+ *
  *   public <T> CompletableFuture<T> callAsync(CallContext ctx,
  *       Supplier<CompletableFuture<T>> next) {
- *     return queue.acquireAsync(ctx.key()).thenCompose(p -> next.get().whenComplete(
- *         (r, e) -> p.release()));
+ *     return queue.acquireAsync(tenant(ctx), "chat").thenCompose(p -> {
+ *       try {
+ *         return next.get().whenComplete((r, e) -> p.close());
+ *       } catch (RuntimeException e) {
+ *         p.close();
+ *         throw e;
+ *       }
+ *     });
+ *   }
+ *
+ *   private static String tenant(CallContext ctx) {
+ *     return ctx.attribute("tenant").map(String::valueOf).orElse(ctx.key());
  *   }
  * }
  * }</pre>

@@ -146,7 +146,7 @@ class HealthMonitorTest {
 
   @Test
   void outboundGuard_reportsPacingBacklogAndEmptyRetryBudget() {
-    VirtualTimeScheduler scheduler = new VirtualTimeScheduler(clock);
+    ManualScheduler scheduler = new ManualScheduler(clock);
     OutboundGuard pubmed = OutboundGuard.builder().name("pubmed").clock(clock)
         .scheduler(scheduler).pacing(3, Duration.ofSeconds(1))
         .maxPacingWait(Duration.ofSeconds(5)).build();

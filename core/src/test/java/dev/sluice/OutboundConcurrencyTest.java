@@ -46,7 +46,7 @@ class OutboundConcurrencyTest {
   @Test
   void pacing_concurrentCallers_eachGetADistinctTurn() throws Exception {
     ManualClock clock = new ManualClock();
-    VirtualTimeScheduler scheduler = new VirtualTimeScheduler(clock);
+    ManualScheduler scheduler = new ManualScheduler(clock);
     OutboundGuard g = OutboundGuard.builder().name("pubmed").clock(clock).scheduler(scheduler)
         .pacing(3, Duration.ofSeconds(1)).maxPacingWait(Duration.ofHours(1)).build();
     int perThread = 50;

@@ -20,21 +20,21 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 class OutboundGuardTest {
   private final ManualClock clock = new ManualClock();
-  private final VirtualTimeScheduler scheduler = new VirtualTimeScheduler(clock);
+  private final ManualScheduler scheduler = new ManualScheduler(clock);
   private final AtomicInteger attempts = new AtomicInteger();
 
   /** Runs the same call through the synchronous or the asynchronous API. */
   enum Mode {
     SYNC {
       @Override
-      <T> T run(OutboundGuard guard, VirtualTimeScheduler scheduler, Callable<T> work)
+      <T> T run(OutboundGuard guard, ManualScheduler scheduler, Callable<T> work)
           throws Exception {
         return guard.call(work);
       }
     },
     ASYNC {
       @Override
-      <T> T run(OutboundGuard guard, VirtualTimeScheduler scheduler, Callable<T> work)
+      <T> T run(OutboundGuard guard, ManualScheduler scheduler, Callable<T> work)
           throws Exception {
         CompletableFuture<T> f = guard.callAsync(() -> {
           try {
@@ -51,7 +51,7 @@ class OutboundGuardTest {
       }
     };
 
-    abstract <T> T run(OutboundGuard guard, VirtualTimeScheduler scheduler, Callable<T> work)
+    abstract <T> T run(OutboundGuard guard, ManualScheduler scheduler, Callable<T> work)
         throws Exception;
   }
 

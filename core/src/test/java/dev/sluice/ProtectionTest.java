@@ -23,7 +23,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 class ProtectionTest {
   private final ManualClock clock = new ManualClock();
-  private final VirtualTimeScheduler scheduler = new VirtualTimeScheduler(clock);
+  private final ManualScheduler scheduler = new ManualScheduler(clock);
   private final List<String> trace = new ArrayList<>();
   private final FakeQuota quota = new FakeQuota(2);
 
@@ -86,7 +86,7 @@ class ProtectionTest {
   enum Mode {
     SYNC, ASYNC;
 
-    <T> T run(Protection p, CallContext ctx, Callable<T> work, VirtualTimeScheduler scheduler)
+    <T> T run(Protection p, CallContext ctx, Callable<T> work, ManualScheduler scheduler)
         throws Exception {
       if (this == SYNC) {
         return p.call(ctx, work);

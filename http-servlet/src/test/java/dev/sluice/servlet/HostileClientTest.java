@@ -8,6 +8,7 @@ import dev.sluice.QuotaGate;
 import dev.sluice.QuotaStoreException;
 import dev.sluice.RateLimiter;
 import dev.sluice.RequestQueue;
+import dev.sluice.testing.ManualScheduler;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -36,7 +37,7 @@ import org.junit.jupiter.api.Test;
 abstract class HostileClientTest {
   private ServletContainer jetty;
   private RequestQueue<String> queue;
-  private final ManualTimeouts timeouts = new ManualTimeouts();
+  private final ManualScheduler timeouts = new ManualScheduler();
 
   /** A fresh, unstarted container with this many threads. */
   abstract ServletContainer container(int maxThreads);

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.QueueRejectedException;
 import dev.sluice.RequestQueue;
+import dev.sluice.testing.ManualScheduler;
 import jakarta.servlet.AsyncContext;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
@@ -227,7 +228,7 @@ abstract class SluiceFilterQueueTest {
   @Test
   void waitTimedOut_answers503OverloadedWithRetryAfter_andRefundsNothingItDidNotTake()
       throws Exception {
-    ManualTimeouts timeouts = new ManualTimeouts();
+    ManualScheduler timeouts = new ManualScheduler();
     queue = queueBuilder().maxConcurrent(1).maxConcurrentPerKey(1)
         .timeout(Duration.ofSeconds(60)).scheduler(timeouts).clock(timeouts::nanoTime).build();
     Gate gate = new Gate();

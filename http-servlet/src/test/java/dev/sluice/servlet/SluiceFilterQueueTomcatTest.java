@@ -2,6 +2,7 @@ package dev.sluice.servlet;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sluice.testing.ManualScheduler;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -38,7 +39,7 @@ class SluiceFilterQueueTomcatTest extends SluiceFilterQueueTest {
   @Test
   void clientDisconnectingWhileQueued_tomcatCannotSeeIt_placeIsHeldUntilQueueTimeout()
       throws Exception {
-    ManualTimeouts timeouts = new ManualTimeouts();
+    ManualScheduler timeouts = new ManualScheduler();
     queue = queueBuilder().maxConcurrent(1).maxConcurrentPerKey(1)
         .timeout(Duration.ofSeconds(60)).scheduler(timeouts).clock(timeouts::nanoTime).build();
     Gate gate = new Gate();
