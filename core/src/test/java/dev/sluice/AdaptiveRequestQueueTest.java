@@ -13,7 +13,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 
 /** The queue's mechanics under an adaptive limit, driven by a scripted algorithm. */
@@ -39,6 +44,22 @@ class AdaptiveRequestQueueTest {
     public int onSample(long startNanos, long rttNanos, int inflight, long nowNanos) {
       samples.add(new long[] {rttNanos, inflight});
       return next;
+    }
+  }
+
+  /** Moves the limit over 1..6 with every sample; called under the queue's lock. */
+  private static final class WanderingLimit implements LimitAlgorithm {
+    long samples;
+
+    @Override
+    public int initialLimit() {
+      return 3;
+    }
+
+    @Override
+    public int onSample(long startNanos, long rttNanos, int inflight, long nowNanos) {
+      samples++;
+      return (int) (1 + (samples * 7) % 6);
     }
   }
 
@@ -243,6 +264,63 @@ class AdaptiveRequestQueueTest {
     limit.next = 20;
     queue.tryAcquireOrThrow("a", "chat").close();
     assertThat(changes).containsExactly("adaptive:3->5", "adaptive:5->10");
+  }
+
+  @Test
+  void concurrentAttempts_whileTheLimitMoves_neverPassTheCeiling_andCountExactly()
+      throws Exception {
+    WanderingLimit wandering = new WanderingLimit();
+    DefaultRequestQueue<Integer> queue = new DefaultRequestQueue<>("adaptive", 6, 2, 1_000, 1_000,
+        Duration.ofSeconds(5).toNanos(), 0, List.of("chat", "export"), NanoClock.system(),
+        TaskScheduler.timer(), wandering, new double[] {1.0, 0.5}, null);
+    int threads = 4;
+    int perThread = 5_000;
+    CyclicBarrier start = new CyclicBarrier(threads);
+    AtomicInteger running = new AtomicInteger();
+    AtomicInteger maxRunning = new AtomicInteger();
+    ExecutorService pool = Executors.newFixedThreadPool(threads);
+    try {
+      List<Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < threads; t++) {
+        int id = t;
+        done.add(pool.submit(() -> {
+          start.await(5, SECONDS);
+          for (int i = 0; i < perThread; i++) {
+            String cls = i % 3 == 0 ? "export" : "chat";
+            Permit p;
+            if (i % 2 == 0) {
+              Optional<Permit> tried = queue.tryAcquire((id * 7 + i) % 5, cls);
+              if (tried.isEmpty()) {
+                continue;
+              }
+              p = tried.get();
+            } else {
+              p = queue.acquire((id * 7 + i) % 5, cls, Duration.ofSeconds(5));
+            }
+            int now = running.incrementAndGet();
+            maxRunning.accumulateAndGet(now, Math::max);
+            running.decrementAndGet();
+            p.close();
+            p.close();
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : done) {
+        f.get(60, SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    RequestQueue.Stats<Integer> stats = queue.stats();
+    assertThat(maxRunning.get()).isLessThanOrEqualTo(6);
+    assertThat(stats.active()).isZero();
+    assertThat(stats.activeByKey()).isEmpty();
+    assertThat(stats.queued()).isZero();
+    assertThat(stats.completed()).isEqualTo((long) threads * perThread);
+    assertThat(stats.timedOut()).isZero();
+    assertThat(wandering.samples).isEqualTo(stats.admitted());
+    queue.close();
   }
 
   @Test
