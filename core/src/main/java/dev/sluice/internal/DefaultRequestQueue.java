@@ -1248,10 +1248,10 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     if (outcome == ADMITTED) {
       return new SharedPermit<>(this, priority);
     }
-    if (outcome instanceof TimedPermit) {
-      return timedPermit(outcome);
+    if (outcome instanceof KeyState) {
+      return new KeyedPermit<>(keyState(outcome), priority);
     }
-    return new KeyedPermit<>(keyState(outcome), priority);
+    return timedPermit(outcome); // only an adaptive queue's outcomes get here
   }
 
   @SuppressWarnings("unchecked")
