@@ -301,6 +301,9 @@ public final class HealthContributors {
    * A contributor for a {@link RequestQueue}, scored like
    * {@link #queue(String, LongSupplier, LongSupplier, LongSupplier, LongSupplier, LongSupplier)}.
    *
+   * For a queue with an adaptive limit, {@code maxConcurrent} is the limit's current value and
+   * the figures also carry {@code "adaptiveLimit": true}.
+   *
    * @param queue the queue
    * @return the contributor, named {@code queue:<queue name>}
    * @throws NullPointerException if {@code queue} is null
@@ -310,12 +313,20 @@ public final class HealthContributors {
     // One stats snapshot per check, so the figures agree with each other.
     AtomicReference<RequestQueue.Stats<?>> snapshot = new AtomicReference<>(queue.stats());
     HealthContributor figures = queue(queue.name(), () -> snapshot.get().queued(),
-        queue::maxQueued, () -> snapshot.get().active(), queue::maxConcurrent,
+        queue::maxQueued, () -> snapshot.get().active(), () -> snapshot.get().limit(),
         () -> snapshot.get().rejected());
+    boolean adaptive = queue.isAdaptive();
     return () -> {
       synchronized (snapshot) {
         snapshot.set(queue.stats());
-        return figures.check();
+        ComponentHealth health = figures.check();
+        if (!adaptive) {
+          return health;
+        }
+        Map<String, Object> more = new LinkedHashMap<>(health.figures());
+        more.put("adaptiveLimit", true);
+        return new ComponentHealth(health.name(), health.score(), more,
+            health.recommendations());
       }
     };
   }

@@ -1,6 +1,7 @@
 package dev.sluice;
 
 import dev.sluice.internal.DefaultRequestQueue;
+import dev.sluice.internal.GradientLimit;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -83,6 +84,13 @@ import java.util.concurrent.CompletableFuture;
  * <p><b>Accounting.</b> Every attempt ends exactly once as admitted, rejected for one
  * {@link QueueRejectedException.Reason}, or cancelled by its caller (a cancelled future, an
  * interrupted {@link #acquire}); {@link #stats()} counts each.
+ *
+ * <p><b>Adaptive limit.</b> With {@link Builder#adaptiveLimit(AdaptiveLimit)} the global cap is
+ * not fixed: it follows the latency of the admitted work (each permit's hold time), between a
+ * floor and a ceiling, and each lower priority class may only use a share of it, so lower classes
+ * are shed first when it falls. {@link #maxConcurrent()} and {@link Stats#limit()} then show its
+ * current value. Such a queue takes a short lock for every admission and release, and reads the
+ * clock for each permit; a queue with a fixed cap does neither. See {@link AdaptiveLimit}.
  *
  * <p><b>Thread safety.</b> Instances are thread-safe.
  *
@@ -257,11 +265,20 @@ public interface RequestQueue<K> extends AutoCloseable {
   String name();
 
   /**
-   * The global cap on permits held at once.
+   * The global cap on permits held at once: the fixed cap, or the adaptive limit's current value.
    *
-   * @return {@code maxConcurrent}
+   * @return {@code maxConcurrent}, or the current adaptive limit
    */
   int maxConcurrent();
+
+  /**
+   * Whether the global cap is an adaptive limit ({@link Builder#adaptiveLimit(AdaptiveLimit)}).
+   *
+   * @return true if the cap adapts to latency
+   */
+  default boolean isAdaptive() {
+    return false;
+  }
 
   /**
    * The cap on permits one key holds at once.
@@ -337,6 +354,7 @@ public interface RequestQueue<K> extends AutoCloseable {
    *     none)
    * @param bypassed whether the caps are bypassed
    * @param closed whether the queue is closed
+   * @param limit the global cap now: {@code maxConcurrent}, or the adaptive limit's current value
    */
   record Stats<K>(
       int active,
@@ -348,7 +366,8 @@ public interface RequestQueue<K> extends AutoCloseable {
       long cancelled,
       Duration longestWait,
       boolean bypassed,
-      boolean closed) {
+      boolean closed,
+      int limit) {
 
     /**
      * Copies the maps so the snapshot is immutable.
@@ -363,6 +382,7 @@ public interface RequestQueue<K> extends AutoCloseable {
      * @param longestWait the oldest current waiter's wait
      * @param bypassed whether the caps are bypassed
      * @param closed whether the queue is closed
+     * @param limit the global cap now
      * @throws NullPointerException if a map or {@code longestWait} is null
      */
     public Stats {
@@ -439,6 +459,7 @@ public interface RequestQueue<K> extends AutoCloseable {
     private List<String> priorities = List.of("default");
     private NanoClock clock = NanoClock.system();
     private TaskScheduler scheduler = TaskScheduler.timer();
+    private AdaptiveLimit adaptiveLimit;
 
     Builder() {}
 
@@ -459,7 +480,24 @@ public interface RequestQueue<K> extends AutoCloseable {
     }
 
     /**
-     * Sets the global cap on permits held at once. Required.
+     * Makes the global cap adaptive: it follows the latency of admitted work between
+     * {@link AdaptiveLimit#min()} and {@link AdaptiveLimit#max()}, and lower priority classes may
+     * use only their share of it. Replaces {@link #maxConcurrent(int)}; the ceiling bounds
+     * {@code maxConcurrentPerKey} as {@code maxConcurrent} would. The queue's clock measures hold
+     * times.
+     *
+     * @param adaptiveLimit the configuration; its shares, if set, name one per priority class
+     * @return this builder
+     * @throws NullPointerException if {@code adaptiveLimit} is null
+     */
+    public Builder adaptiveLimit(AdaptiveLimit adaptiveLimit) {
+      this.adaptiveLimit = Objects.requireNonNull(adaptiveLimit, "adaptiveLimit");
+      return this;
+    }
+
+    /**
+     * Sets the global cap on permits held at once. Required, unless
+     * {@link #adaptiveLimit(AdaptiveLimit)} is set.
      *
      * @param maxConcurrent the cap, &gt;= 1
      * @return this builder
@@ -612,26 +650,41 @@ public interface RequestQueue<K> extends AutoCloseable {
      *
      * @param <K> the key type
      * @return a new, open queue
-     * @throws IllegalStateException if {@link #maxConcurrent(int)} was not called
-     * @throws IllegalArgumentException if {@code maxConcurrentPerKey} exceeds
-     *     {@code maxConcurrent}, or {@code maxQueuedPerKey} exceeds {@code maxQueued}
+     * @throws IllegalStateException if neither {@link #maxConcurrent(int)} nor
+     *     {@link #adaptiveLimit(AdaptiveLimit)} was called
+     * @throws IllegalArgumentException if both were called, {@code maxConcurrentPerKey} exceeds
+     *     {@code maxConcurrent} (or the adaptive ceiling), {@code maxQueuedPerKey} exceeds
+     *     {@code maxQueued}, or the adaptive limit's shares do not name one per priority class
      */
     public <K> RequestQueue<K> build() {
-      if (maxConcurrent == 0) {
-        throw new IllegalStateException("maxConcurrent must be set before build()");
+      if (adaptiveLimit != null && maxConcurrent != 0) {
+        throw new IllegalArgumentException("set either maxConcurrent (" + maxConcurrent
+            + ") or adaptiveLimit, not both: the adaptive limit's max is the ceiling");
       }
-      int perKey = maxConcurrentPerKey == 0 ? maxConcurrent : maxConcurrentPerKey;
-      if (perKey > maxConcurrent) {
+      if (maxConcurrent == 0 && adaptiveLimit == null) {
+        throw new IllegalStateException(
+            "maxConcurrent or adaptiveLimit must be set before build()");
+      }
+      int ceiling = adaptiveLimit == null ? maxConcurrent : adaptiveLimit.max();
+      String capName = adaptiveLimit == null ? "maxConcurrent" : "adaptiveLimit max";
+      int perKey = maxConcurrentPerKey == 0 ? ceiling : maxConcurrentPerKey;
+      if (perKey > ceiling) {
         throw new IllegalArgumentException("maxConcurrentPerKey (" + perKey
-            + ") must not exceed maxConcurrent (" + maxConcurrent + ")");
+            + ") must not exceed " + capName + " (" + ceiling + ")");
       }
       int queuedPerKey = maxQueuedPerKey < 0 ? maxQueued : maxQueuedPerKey;
       if (queuedPerKey > maxQueued) {
         throw new IllegalArgumentException("maxQueuedPerKey (" + queuedPerKey
             + ") must not exceed maxQueued (" + maxQueued + ")");
       }
-      return new DefaultRequestQueue<>(name, maxConcurrent, perKey, maxQueued, queuedPerKey,
-          timeout.toNanos(), retryAfter.toNanos(), priorities, clock, scheduler);
+      if (adaptiveLimit == null) {
+        return new DefaultRequestQueue<>(name, maxConcurrent, perKey, maxQueued, queuedPerKey,
+            timeout.toNanos(), retryAfter.toNanos(), priorities, clock, scheduler);
+      }
+      double[] shares = adaptiveLimit.shares(priorities.size());
+      return new DefaultRequestQueue<>(name, ceiling, perKey, maxQueued, queuedPerKey,
+          timeout.toNanos(), retryAfter.toNanos(), priorities, clock, scheduler,
+          new GradientLimit(adaptiveLimit), shares, adaptiveLimit.listener());
     }
 
     private static Duration positive(String what, Duration d) {

@@ -1,5 +1,6 @@
 package dev.sluice.internal;
 
+import dev.sluice.AdaptiveLimit;
 import dev.sluice.NanoClock;
 import dev.sluice.QueueRejectedException;
 import dev.sluice.QueueRejectedException.Reason;
@@ -85,6 +86,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * idle key is swept by a CAS of its count from 0 to {@link #DEAD}; a fast attempt that still holds
  * the swept state fails its CAS on it and goes to the slow path, which finds the live state.
  *
+ * <p><b>Adaptive limit.</b> A queue with a {@link LimitAlgorithm} never clears {@code SLOW}, so
+ * every admission and release takes the lock: the limit and the per-class caps change with every
+ * sample, and a sample is taken under the lock anyway, so the fast path would buy nothing there.
+ * Only such a queue reads the clock for a permit (a {@link TimedPermit} records its admission);
+ * a queue with a fixed cap pays nothing for the feature. The cap of class {@code p} is
+ * {@code max(1, floor(limit × share[p]))} ({@link #caps}), checked wherever the fixed cap is
+ * checked; a falling limit only stops admissions, it never revokes a permit.
+ *
  * <p>A waiter's {@code state} moves once, under the lock, from {@code WAITING} to {@code GRANTED}
  * or {@code REMOVED}. A granted permit whose delivery fails (the future was completed by someone
  * else first) is released again at once, which grants the next waiter. Futures are completed only
@@ -142,6 +151,14 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private final List<String> priorityList;
   private final NanoClock clock;
   private final TaskScheduler scheduler;
+  /** The adaptive limit's algorithm, or null for a fixed cap; used only under the lock. */
+  private final LimitAlgorithm algorithm;
+  private final double[] shares;
+  private final AdaptiveLimit.Listener listener;
+  /** The global cap now: {@code maxConcurrent}, or the adaptive limit. Written under the lock. */
+  private volatile int limit;
+  /** Per priority: the most permits held at once for that class to be admitted. Under lock. */
+  private final int[] caps;
 
   /** The global word: {@link #SLOW}, fast admissions not yet counted, permits held now. */
   private volatile long ctl;
@@ -181,6 +198,33 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   public DefaultRequestQueue(String name, int maxConcurrent, int maxPerKey, int maxQueued,
       int maxQueuedPerKey, long timeoutNanos, long retryAfterNanos, List<String> priorities,
       NanoClock clock, TaskScheduler scheduler) {
+    this(name, maxConcurrent, maxPerKey, maxQueued, maxQueuedPerKey, timeoutNanos,
+        retryAfterNanos, priorities, clock, scheduler, null, null, null);
+  }
+
+  /**
+   * Creates a queue, with an adaptive limit if {@code algorithm} is not null; arguments were
+   * validated by the builder.
+   *
+   * @param name queue name
+   * @param maxConcurrent global cap, or the ceiling of the adaptive limit
+   * @param maxPerKey per-key cap
+   * @param maxQueued global bound on waiters
+   * @param maxQueuedPerKey per-key bound on waiters
+   * @param timeoutNanos default wait
+   * @param retryAfterNanos suggested retry-after
+   * @param priorities class names, highest first
+   * @param clock the clock that measures waits and hold times
+   * @param scheduler the scheduler that ends waits
+   * @param algorithm the adaptive limit's algorithm, or null for a fixed cap
+   * @param shares per class, the share of the limit it may use (highest first, the first 1), or
+   *     null with a fixed cap
+   * @param listener told of limit changes, or null
+   */
+  public DefaultRequestQueue(String name, int maxConcurrent, int maxPerKey, int maxQueued,
+      int maxQueuedPerKey, long timeoutNanos, long retryAfterNanos, List<String> priorities,
+      NanoClock clock, TaskScheduler scheduler, LimitAlgorithm algorithm, double[] shares,
+      AdaptiveLimit.Listener listener) {
     this.name = name;
     this.maxConcurrent = maxConcurrent;
     this.maxPerKey = maxPerKey;
@@ -198,6 +242,18 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       turns.add(new LinkedHashSet<>());
     }
     this.queuedByPriority = new int[this.priorities.length];
+    this.algorithm = algorithm;
+    this.listener = listener;
+    this.caps = new int[this.priorities.length];
+    if (algorithm == null) {
+      this.shares = null;
+      this.limit = maxConcurrent;
+      Arrays.fill(caps, maxConcurrent);
+    } else {
+      this.shares = shares.clone();
+      setLimitLocked(Math.min(maxConcurrent, algorithm.initialLimit()));
+      this.ctl = SLOW; // never cleared: every admission and release of this queue is locked
+    }
   }
 
   // ---------------------------------------------------------------- acquire forms
@@ -211,6 +267,9 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     }
     if (outcome instanceof KeyState) {
       return Optional.of(new KeyedPermit<>(keyState(outcome), p));
+    }
+    if (outcome instanceof TimedPermit) {
+      return Optional.of((TimedPermit<?>) outcome);
     }
     return Optional.empty();
   }
@@ -402,11 +461,12 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   Object admitOrEnqueue(K key, int priority, boolean mayWait, KeyState<K> reserved) {
     Object outcome;
     Waiter<K> granted = null;
+    int inflight = 0;
     lock.lock();
     try {
       enterLocked();
       if (reserved != null) {
-        if (!closed && (bypassed || globalActiveLocked() < maxConcurrent)) {
+        if (!closed && (bypassed || globalActiveLocked() < caps[priority])) {
           commitLocked(reserved);
           return reserved;
         }
@@ -417,11 +477,17 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
         granted = dispatchLocked();
       }
       outcome = decideLocked(key, priority, mayWait);
+      inflight = globalActiveLocked();
     } finally {
       exitLocked();
       lock.unlock();
     }
     deliver(granted);
+    if (algorithm != null && (outcome == ADMITTED || outcome instanceof KeyState)) {
+      // Reservations come only from the fast path, which an adaptive queue never takes.
+      return new TimedPermit<>(this, outcome == ADMITTED ? null : keyState(outcome), priority,
+          clock.nanoTime(), inflight);
+    }
     return outcome;
   }
 
@@ -430,7 +496,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       return rejectLocked(Reason.SHUT_DOWN);
     }
     KeyState<K> ks = keys.get(key);
-    if (!keyed && (bypassed || globalActiveLocked() < maxConcurrent)) {
+    if (!keyed && (bypassed || globalActiveLocked() < caps[priority])) {
       // Nobody waits while a permit is free: every waiter is eligible when there are no per-key
       // caps, and dispatch grants free permits to waiters under this lock.
       commitLocked(null);
@@ -444,7 +510,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       commitLocked(ks);
       return ks;
     }
-    if (globalActiveLocked() < maxConcurrent) {
+    if (globalActiveLocked() < caps[priority]) {
       if (ks == null) {
         ks = newKeyLocked(key);
       }
@@ -510,7 +576,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   /** Ends a locked section: reopens the fast path unless someone waits or a switch is on. */
   private void exitLocked() {
     long c = ctl;
-    if (c < 0 && queued == 0 && !bypassed && !closed) {
+    if (c < 0 && queued == 0 && !bypassed && !closed && algorithm == null) {
       ctl = c & ~SLOW; // SLOW is set, so no fast-path CAS can race this write
     }
   }
@@ -595,9 +661,11 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private Waiter<K> dispatchLocked() {
     Waiter<K> head = null;
     Waiter<K> tail = null;
-    while (queued > 0 && globalActiveLocked() < maxConcurrent) {
+    while (queued > 0 && globalActiveLocked() < caps[0]) {
       Waiter<K> next = null;
-      for (int p = 0; p < priorities.length && next == null; p++) {
+      // Caps do not rise as priority falls: the first class over its cap ends the search.
+      for (int p = 0; p < priorities.length && next == null
+          && globalActiveLocked() < caps[p]; p++) {
         LinkedHashSet<KeyState<K>> turn = turns.get(p);
         while (!turn.isEmpty()) {
           KeyState<K> ks = turn.iterator().next();
@@ -739,6 +807,44 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     deliver(granted);
   }
 
+  /**
+   * The release of an adaptive queue's permit: feeds its hold time to the algorithm and gives the
+   * permit back, in one locked section, so what it frees is granted under the new limit.
+   */
+  void releaseTimed(KeyState<K> ks, long startNanos, int inflight) {
+    long now = clock.nanoTime();
+    if (ks != null) {
+      KeyState.ACTIVE.getAndAdd(ks, -1);
+    }
+    Waiter<K> granted;
+    int from;
+    int to;
+    lock.lock();
+    try {
+      enterLocked();
+      from = limit;
+      setLimitLocked(Math.min(maxConcurrent,
+          Math.max(1, algorithm.onSample(startNanos, now - startNanos, inflight, now))));
+      to = limit;
+      granted = releaseLocked(ks, false);
+    } finally {
+      exitLocked();
+      lock.unlock();
+    }
+    deliver(granted);
+    if (from != to && listener != null) {
+      listener.onLimitChange(name, from, to);
+    }
+  }
+
+  /** Sets the global cap and each class's share of it. */
+  private void setLimitLocked(int newLimit) {
+    limit = newLimit;
+    for (int p = 0; p < caps.length; p++) {
+      caps[p] = Math.max(1, (int) (newLimit * shares[p]));
+    }
+  }
+
   /** Completes granted waiters; a permit that cannot be delivered is released again, in a loop. */
   private void deliver(Waiter<K> granted) {
     while (granted != null) {
@@ -747,9 +853,15 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       waiter.nextGrant = null;
       cancelDeadline(waiter);
       KeyState<K> ks = keyed ? waiter.ks : null;
-      QueuePermit<K> permit = keyed
-          ? new KeyedPermit<>(waiter.ks, waiter.priority)
-          : new SharedPermit<>(this, waiter.priority);
+      QueuePermit<K> permit;
+      if (algorithm != null) {
+        permit = new TimedPermit<>(this, ks, waiter.priority, clock.nanoTime(),
+            (int) (ctl & ACTIVE_MASK));
+      } else if (keyed) {
+        permit = new KeyedPermit<>(waiter.ks, waiter.priority);
+      } else {
+        permit = new SharedPermit<>(this, waiter.priority);
+      }
       if (!waiter.deliver(permit)) {
         // The future was completed first by its caller (cancel, orTimeout, ...): the permit
         // goes to the next waiter instead of being lost (failsafe-lib/failsafe#393).
@@ -911,7 +1023,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       Duration longestWait =
           anyWaiter ? Duration.ofNanos(Math.max(0, clock.nanoTime() - oldest)) : Duration.ZERO;
       return new Stats<>(globalActiveLocked(), activeByKey, queued, byPriority, admitted, byReason,
-          cancelled, longestWait, bypassed, closed);
+          cancelled, longestWait, bypassed, closed, limit);
     } finally {
       exitLocked();
       lock.unlock();
@@ -1060,7 +1172,12 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
 
   @Override
   public int maxConcurrent() {
-    return maxConcurrent;
+    return limit;
+  }
+
+  @Override
+  public boolean isAdaptive() {
+    return algorithm != null;
   }
 
   @Override
@@ -1080,7 +1197,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
 
   @Override
   public String toString() {
-    return "RequestQueue[" + name + ": " + maxConcurrent + " concurrent, " + maxPerKey
+    return "RequestQueue[" + name + ": " + (algorithm == null ? maxConcurrent + " concurrent"
+        : "adaptive limit " + limit + " of at most " + maxConcurrent) + ", " + maxPerKey
         + " per key, " + maxQueued + " queued, priorities " + priorityList + "]";
   }
 
@@ -1122,14 +1240,23 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   }
 
   private static boolean isAdmitted(Object outcome) {
-    return outcome == ADMITTED || outcome instanceof KeyState;
+    return outcome == ADMITTED || outcome instanceof KeyState || outcome instanceof TimedPermit;
   }
 
   /** Wraps an admission outcome of {@link #admit} in a permit. */
   private QueuePermit<K> permit(Object outcome, int priority) {
-    return outcome == ADMITTED
-        ? new SharedPermit<>(this, priority)
-        : new KeyedPermit<>(keyState(outcome), priority);
+    if (outcome == ADMITTED) {
+      return new SharedPermit<>(this, priority);
+    }
+    if (outcome instanceof KeyState) {
+      return new KeyedPermit<>(keyState(outcome), priority);
+    }
+    return timedPermit(outcome); // only an adaptive queue's outcomes get here
+  }
+
+  @SuppressWarnings("unchecked")
+  private TimedPermit<K> timedPermit(Object outcome) {
+    return (TimedPermit<K>) outcome;
   }
 
   @SuppressWarnings("unchecked")
@@ -1263,7 +1390,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
    * permit that does not leave its caller's compiled method can be scalar-replaced by the JIT.
    */
   abstract static sealed class QueuePermit<K> implements Permit
-      permits KeyedPermit, SharedPermit {
+      permits KeyedPermit, SharedPermit, TimedPermit {
     private static final VarHandle RELEASED;
 
     static {
@@ -1298,7 +1425,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     }
 
     @Override
-    public final void close() {
+    public void close() {
       if (markReleased()) {
         queue().release(keyState(), false);
       }
@@ -1334,6 +1461,44 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     @Override
     KeyState<K> keyState() {
       return ks;
+    }
+  }
+
+  /**
+   * A permit of a queue with an adaptive limit: it records its admission, and its close feeds the
+   * hold time to the limit. A permit never delivered gives no sample ({@link #releaseAsCancelled}).
+   */
+  static final class TimedPermit<K> extends QueuePermit<K> {
+    final DefaultRequestQueue<K> queue;
+    /** The permit's key state, or null in a queue without per-key counts. */
+    final KeyState<K> ks;
+    final long startNanos;
+    final int inflight;
+
+    TimedPermit(DefaultRequestQueue<K> queue, KeyState<K> ks, int priority, long startNanos,
+        int inflight) {
+      super(priority);
+      this.queue = queue;
+      this.ks = ks;
+      this.startNanos = startNanos;
+      this.inflight = inflight;
+    }
+
+    @Override
+    DefaultRequestQueue<K> queue() {
+      return queue;
+    }
+
+    @Override
+    KeyState<K> keyState() {
+      return ks;
+    }
+
+    @Override
+    public void close() {
+      if (markReleased()) {
+        queue.releaseTimed(ks, startNanos, inflight);
+      }
     }
   }
 
