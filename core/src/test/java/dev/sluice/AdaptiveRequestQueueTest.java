@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 /** The queue's mechanics under an adaptive limit, driven by a scripted algorithm. */
 class AdaptiveRequestQueueTest {
   private final ManualClock clock = new ManualClock();
-  private final VirtualTimeScheduler scheduler = new VirtualTimeScheduler(clock);
+  private final ManualScheduler scheduler = new ManualScheduler(clock);
 
   /** Returns the limit the test sets, and records every sample it is given. */
   private static final class ScriptedLimit implements LimitAlgorithm {
