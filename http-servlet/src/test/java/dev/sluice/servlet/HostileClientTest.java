@@ -1,5 +1,6 @@
 package dev.sluice.servlet;
 
+import dev.sluice.testing.Await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -101,13 +102,7 @@ abstract class HostileClientTest {
   }
 
   private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting until " + what);
-      }
-      Thread.sleep(5); // polling a condition; no test time passes by sleeping
-    }
+    Await.until(condition, Duration.ofSeconds(10), what);
   }
 
   private HttpResponse<String> post(String path, String body) throws Exception {

@@ -1,5 +1,6 @@
 package dev.sluice.redis;
 
+import dev.sluice.testing.Await;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -226,17 +227,8 @@ class RedisRateLimitStoreTest {
    */
   private static RateLimitDecision awaitAnswer(RateLimiter<String> limiter)
       throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofMinutes(1).toNanos();
-    while (true) {
-      try {
-        return limiter.tryAcquire("k");
-      } catch (RateLimitStoreException e) {
-        if (System.nanoTime() - deadline > 0) {
-          throw new AssertionError("the store did not answer within a minute of the restart", e);
-        }
-        Thread.sleep(50);
-      }
-    }
+    return Await.result(() -> limiter.tryAcquire("k"), Duration.ofMinutes(1),
+        "the store to answer after the restart");
   }
 
   private static void client(StatefulRedisConnection<String, String> connection, String... args) {

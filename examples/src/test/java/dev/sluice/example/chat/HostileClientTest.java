@@ -1,5 +1,6 @@
 package dev.sluice.example.chat;
 
+import dev.sluice.testing.Await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -325,12 +326,6 @@ class HostileClientTest {
   /** Waits for a condition the server reaches on its own threads, bounded. */
   private static void await(BooleanSupplier done, Supplier<String> what)
       throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (!done.getAsBoolean()) {
-      if (System.nanoTime() > deadline) {
-        throw new AssertionError("timed out waiting for " + what.get());
-      }
-      Thread.sleep(20);
-    }
+    Await.until(done, Duration.ofSeconds(10), what.get());
   }
 }
