@@ -9,6 +9,7 @@ import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 
 /**
  * Ready-made {@link HealthContributor}s for Sluice's primitives, and the scoring rule they share.
@@ -294,6 +295,59 @@ public final class HealthContributors {
         }
       }
       return new ComponentHealth("ratelimit:" + counter.name(), score, figures, advice);
+    };
+  }
+
+  /**
+   * A shared rate-limit store's health, from the {@link StoreStats} the store keeps; see
+   * {@link #rateLimitStore(String, Supplier)}.
+   *
+   * @param store a store that keeps stats (a network store such as Redis or PostgreSQL)
+   * @return a contributor named {@code "store:<stats name>"}
+   * @throws NullPointerException if {@code store} is null
+   * @throws IllegalArgumentException if the store keeps no stats (an in-process store, which
+   *     cannot fail and needs no health check)
+   */
+  public static HealthContributor rateLimitStore(RateLimitStore<?> store) {
+    Objects.requireNonNull(store, "store");
+    StoreStats first = store.stats().orElseThrow(() -> new IllegalArgumentException(
+        "store " + store + " keeps no stats (an in-process store cannot fail): nothing to check"));
+    return rateLimitStore(first.name(), () -> store.stats().orElseThrow());
+  }
+
+  /**
+   * A shared rate-limit store's health. A store that answers is healthy (100) however often it
+   * failed before; one whose last one or two calls failed scores {@value #HALF_OPEN_SCORE}
+   * (degraded: a blip, or the start of an outage), and one whose last three or more failed
+   * {@value #OPEN_SCORE} (unhealthy: limits on fail-open rules are not enforced and fail-closed
+   * rules refuse with 503 until it answers again). Figures: {@code calls}, {@code failures},
+   * {@code consecutiveFailures}, {@code failing}.
+   *
+   * @param name the store's name, used for the component {@code "store:<name>"}
+   * @param stats reads the store's current stats
+   * @return the contributor
+   * @throws NullPointerException if an argument is null
+   */
+  public static HealthContributor rateLimitStore(String name, Supplier<StoreStats> stats) {
+    Objects.requireNonNull(name, "name");
+    Objects.requireNonNull(stats, "stats");
+    return () -> {
+      StoreStats s = stats.get();
+      Map<String, Object> figures = new LinkedHashMap<>();
+      figures.put("calls", s.calls());
+      figures.put("failures", s.failures());
+      figures.put("consecutiveFailures", s.consecutiveFailures());
+      figures.put("failing", s.failing());
+      List<String> advice = new ArrayList<>();
+      int score = 100;
+      if (s.failing()) {
+        score = s.consecutiveFailures() >= 3 ? OPEN_SCORE : HALF_OPEN_SCORE;
+        advice.add("rate-limit store '" + name + "' failed its last " + s.consecutiveFailures()
+            + " calls: check the server and the network between them, and the store's command "
+            + "timeout; until it answers, fail-open rules admit without a limit and fail-closed "
+            + "rules answer 503");
+      }
+      return new ComponentHealth("store:" + name, score, figures, advice);
     };
   }
 

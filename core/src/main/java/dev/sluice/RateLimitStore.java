@@ -91,6 +91,18 @@ public interface RateLimitStore<K> {
   }
 
   /**
+   * What the store has seen of its own calls, for a health check; see
+   * {@link HealthContributors#rateLimitStore(String, java.util.function.Supplier)}. Network stores
+   * report their calls and failures; the default, right for a store in this process that cannot
+   * fail, reports nothing.
+   *
+   * @return the store's counts, or empty if it keeps none
+   */
+  default java.util.Optional<StoreStats> stats() {
+    return java.util.Optional.empty();
+  }
+
+  /**
    * The result of one step.
    *
    * @param allowed whether the step stored a new TAT

@@ -3,6 +3,7 @@ package dev.sluice.redis;
 import dev.sluice.NanoClock;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,6 +24,8 @@ final class FailureLog {
   private final AtomicLong nextReport;
   private final AtomicLong unreported = new AtomicLong();
   private final AtomicBoolean failing = new AtomicBoolean();
+  private final LongAdder total = new LongAdder();
+  private final AtomicLong consecutive = new AtomicLong();
 
   FailureLog(String subject, NanoClock clock, long intervalNanos, Consumer<String> sink) {
     this.subject = subject;
@@ -33,6 +36,8 @@ final class FailureLog {
   }
 
   void failed(String message) {
+    total.increment();
+    consecutive.incrementAndGet();
     failing.set(true);
     long now = clock.nanoTime();
     long next = nextReport.get();
@@ -45,8 +50,21 @@ final class FailureLog {
     }
   }
 
+  /** Failures so far. */
+  long failures() {
+    return total.sum();
+  }
+
+  /** Failures since the last success. */
+  long consecutiveFailures() {
+    return consecutive.get();
+  }
+
   /** Called on every success; costs one volatile read unless the store was failing. */
   void succeeded() {
+    if (consecutive.get() != 0) {
+      consecutive.set(0);
+    }
     if (failing.get() && failing.compareAndSet(true, false)) {
       long others = unreported.getAndSet(0);
       LOG.info("{} answers again{}", subject,

@@ -4,6 +4,7 @@ import dev.sluice.AsyncRateLimitStore;
 import dev.sluice.NanoClock;
 import dev.sluice.RateLimitStore;
 import dev.sluice.RateLimitStoreException;
+import dev.sluice.StoreStats;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.ScriptOutputType;
@@ -17,12 +18,14 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import java.util.function.Function;
@@ -95,6 +98,7 @@ public final class RedisRateLimitStore<K> implements AsyncRateLimitStore<K> {
   private final long timeoutNanos;
   private final NanoClock clock;
   private final FailureLog failures;
+  private final LongAdder calls = new LongAdder();
 
   private RedisRateLimitStore(Builder<K> b) {
     this.commands = b.commands;
@@ -170,6 +174,7 @@ public final class RedisRateLimitStore<K> implements AsyncRateLimitStore<K> {
   @Override
   public CompletionStage<Outcome> acquireAsync(K key, long incrementNanos, long toleranceNanos) {
     String redisKey = redisKey(key);
+    calls.increment();
     String[] args;
     if (clock == null) {
       args = new String[] {
@@ -194,6 +199,18 @@ public final class RedisRateLimitStore<K> implements AsyncRateLimitStore<K> {
     String text = Objects.requireNonNull(
         keyText.apply(Objects.requireNonNull(key, "key")), "key text");
     return keyStart + text + "}";
+  }
+
+  /**
+   * This store's calls and failures since it was built, named {@code "redis:<namespace>"}; see
+   * {@link dev.sluice.HealthContributors#rateLimitStore(dev.sluice.RateLimitStore)}.
+   *
+   * @return the counts, always present
+   */
+  @Override
+  public Optional<StoreStats> stats() {
+    return Optional.of(new StoreStats("redis:" + namespace, calls.sum(), failures.failures(),
+        failures.consecutiveFailures()));
   }
 
   /**

@@ -9,7 +9,11 @@ import static org.assertj.core.api.Assertions.catchThrowable;
 import dev.sluice.RateLimitDecision;
 import dev.sluice.RateLimitStore;
 import dev.sluice.RateLimitStoreException;
+import dev.sluice.ComponentHealth;
+import dev.sluice.HealthContributor;
+import dev.sluice.HealthContributors;
 import dev.sluice.RateLimiter;
+import dev.sluice.StoreStats;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.api.StatefulRedisConnection;
@@ -193,14 +197,19 @@ class RedisRateLimitStoreTest {
     StatefulRedisConnection<String, String> connection = client.connect();
     AtomicLong logTime = new AtomicLong();
     List<String> logged = new CopyOnWriteArrayList<>();
-    RateLimiter<String> limiter = RateLimiter.builder().name("restart")
-        .limit(2, Duration.ofHours(1))
-        .build(RedisRateLimitStore.<String>builder(connection, namespace("restart"))
+    String ns = namespace("restart");
+    RedisRateLimitStore<String> store =
+        RedisRateLimitStore.<String>builder(connection, ns)
             .commandTimeout(PATIENT)
             .failureLogInterval(Duration.ofSeconds(10))
             .failureLog(logTime::get, logged::add)
-            .build());
+            .build();
+    RateLimiter<String> limiter = RateLimiter.builder().name("restart")
+        .limit(2, Duration.ofHours(1))
+        .build(store);
+    HealthContributor health = HealthContributors.rateLimitStore(store);
     assertThat(limiter.tryAcquire("k").allowed()).isTrue();
+    assertThat(health.check().score()).isEqualTo(100);
 
     server.stop();
     for (int i = 0; i < 5; i++) {
@@ -211,6 +220,15 @@ class RedisRateLimitStoreTest {
     assertThatThrownBy(() -> limiter.tryAcquire("k")).isInstanceOf(RateLimitStoreException.class);
     assertThat(logged).hasSize(2);
     assertThat(logged.get(1)).contains("and 4 more failures");
+    StoreStats down = store.stats().orElseThrow();
+    assertThat(down).isEqualTo(new StoreStats("redis:" + ns, 7, 6, 6));
+    ComponentHealth unhealthy = health.check();
+    assertThat(unhealthy.name()).isEqualTo("store:redis:" + ns);
+    assertThat(unhealthy.score()).isEqualTo(HealthContributors.OPEN_SCORE);
+    assertThat(unhealthy.figures()).containsEntry("failing", true)
+        .containsEntry("consecutiveFailures", 6L);
+    assertThat(unhealthy.recommendations()).singleElement().asString()
+        .contains("failed its last 6 calls");
 
     server.start();
     RateLimitDecision decision = awaitAnswer(limiter);
@@ -219,6 +237,10 @@ class RedisRateLimitStoreTest {
     assertThat(decision.remaining()).isEqualTo(1);
     assertThat(limiter.tryAcquire("k").allowed()).isTrue();
     assertThat(limiter.tryAcquire("k").allowed()).isFalse();
+    StoreStats up = store.stats().orElseThrow();
+    assertThat(up.consecutiveFailures()).isZero();
+    assertThat(up.calls() - up.failures()).isEqualTo(4); // the four answered steps
+    assertThat(health.check().score()).isEqualTo(100);
   }
 
   /**
