@@ -233,12 +233,12 @@ class RateLimiterReconfigureTest {
     assertThat(limiter.tryAcquirePermit("k")).isTrue();
   }
 
-  @RepeatedTest(12)
+  @RepeatedTest(8)
   void randomDecisionsAndChanges_inMemory_matchTheModel_andKeepThePromises(RepetitionInfo info) {
     run(info.getCurrentRepetition(), false);
   }
 
-  @RepeatedTest(12)
+  @RepeatedTest(8)
   void randomDecisionsAndChanges_onAContractStore_matchTheModel_andKeepThePromises(
       RepetitionInfo info) {
     run(info.getCurrentRepetition(), true);
