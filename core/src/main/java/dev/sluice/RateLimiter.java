@@ -243,7 +243,13 @@ public interface RateLimiter<K> {
    *       refill completely under the old policy. (So raising the rate while shrinking the burst
    *       window can make a key that had just spent its burst wait that long once.)
    * </ul>
-   * Because the state is one absolute time per key, the rule is the same for every store: the
+   * What one time per key cannot tell is how the key's past calls would have been priced under
+   * the new policy: when the rate is lowered, a key that spent part of its burst just before the
+   * change keeps its unspent time, which buys fewer calls at the new rate but can still be more
+   * than a client that had been running under the new policy all along would have left (never
+   * more than a new client gets, by the conformance rule above).
+   *
+   * <p>Because the state is one absolute time per key, the rule is the same for every store: the
    * in-memory store and shared stores (PostgreSQL, Redis) receive the new increment and
    * tolerance with each step, and nothing stored is rewritten. A limiter over a shared store
    * changes only this instance's policy: reconfigure every instance that shares the store.
