@@ -19,14 +19,17 @@ final class BreakerPolicy implements Policy<Object> {
   private final CircuitBreaker breaker;
   private final NanoClock clock;
   private final UnaryOperator<Throwable> translate;
-  private final boolean timed;
   private final PolicyConfig<Object> config = new PolicyConfig<Object>() {};
 
   BreakerPolicy(CircuitBreaker breaker, NanoClock clock, UnaryOperator<Throwable> translate) {
     this.breaker = breaker;
     this.clock = clock;
     this.translate = translate;
-    this.timed = !(breaker instanceof DefaultCircuitBreaker)
+  }
+
+  /** Asked per attempt: a reconfigured breaker may gain or lose its slow-call threshold. */
+  private boolean timed() {
+    return !(breaker instanceof DefaultCircuitBreaker)
         || ((DefaultCircuitBreaker) breaker).timesCalls();
   }
 
@@ -43,6 +46,7 @@ final class BreakerPolicy implements Policy<Object> {
   /** One per execution; its attempts run one after another. */
   private final class Executor extends PolicyExecutor<Object> {
     private volatile long start;
+    private volatile boolean timed;
 
     Executor(int policyIndex) {
       super(BreakerPolicy.this, policyIndex);
@@ -55,6 +59,7 @@ final class BreakerPolicy implements Policy<Object> {
       } catch (CircuitOpenException refused) {
         return ExecutionResult.exception(refused);
       }
+      timed = timed();
       if (timed) {
         start = clock.nanoTime();
       }

@@ -181,6 +181,157 @@ public interface CircuitBreaker {
   double failureRate();
 
   /**
+   * The thresholds and durations in force now.
+   *
+   * <p>The default throws {@link UnsupportedOperationException}.
+   *
+   * @return the current settings, never null
+   * @throws UnsupportedOperationException if this breaker cannot report them
+   */
+  default Settings settings() {
+    throw new UnsupportedOperationException("circuit breaker '" + name() + "' has no settings");
+  }
+
+  /**
+   * Changes the thresholds and durations while the breaker runs. The state and the counts so far
+   * are kept; each new threshold applies from the next outcome recorded:
+   * <ul>
+   *   <li>consecutive failures already counted are compared with the new
+   *       {@code failureThreshold} at the next failure;
+   *   <li>the failure-rate trigger uses the outcomes already in its window (whose length does not
+   *       change); turning it on starts from the calls counted since the last transition;
+   *   <li>a new {@code slowCallThreshold} judges calls that end after the change, and only calls
+   *       that began with a threshold set can count as slow;
+   *   <li><b>an open breaker uses the new {@code openDuration} at once</b>, measured from when it
+   *       opened: shortening it may make the breaker half-open immediately, lengthening it keeps
+   *       it open longer;
+   *   <li>a half-open breaker uses the new {@code halfOpenProbes} at once; if it already has that
+   *       many probe successes it closes.
+   * </ul>
+   * The change is logged at INFO as {@code "circuit-breaker '<name>' reconfigured: <old> ->
+   * <new>"}; a transition it causes reaches the state listeners as any other.
+   *
+   * <p>The default throws {@link UnsupportedOperationException}.
+   *
+   * @param settings the new settings
+   * @return the settings in force before the change
+   * @throws NullPointerException if {@code settings} is null
+   * @throws UnsupportedOperationException if this breaker cannot change at run time
+   */
+  default Settings reconfigure(Settings settings) {
+    throw new UnsupportedOperationException(
+        "circuit breaker '" + name() + "' cannot be reconfigured");
+  }
+
+  /**
+   * A breaker's live thresholds and durations (those of {@link Builder} that make sense to change
+   * while it runs; the rate window, the failure predicate and the clock do not change). Immutable
+   * and thread-safe.
+   *
+   * @param failureThreshold consecutive failures that open the breaker, &gt;= 1
+   * @param failureRateThreshold the failure rate that opens it, in (0, 1], or 0 for no rate
+   *     trigger
+   * @param minimumCalls calls the rate window must hold before the rate counts, &gt;= 1 with a
+   *     rate trigger (&gt;= 0 without one)
+   * @param slowCallThreshold the duration from which a successful call counts as a failure, &gt;
+   *     0, or null for none
+   * @param openDuration how long the breaker stays open before probing, &gt; 0
+   * @param halfOpenProbes probe calls a half-open breaker lets through, &gt;= 1
+   */
+  record Settings(int failureThreshold, double failureRateThreshold, int minimumCalls,
+      Duration slowCallThreshold, Duration openDuration, int halfOpenProbes) {
+    /**
+     * Validates the settings.
+     *
+     * @param failureThreshold consecutive failures, &gt;= 1
+     * @param failureRateThreshold 0 or in (0, 1]
+     * @param minimumCalls &gt;= 1 with a rate trigger, &gt;= 0 without
+     * @param slowCallThreshold &gt; 0, or null
+     * @param openDuration &gt; 0
+     * @param halfOpenProbes &gt;= 1
+     * @throws IllegalArgumentException naming the field that is out of range
+     */
+    public Settings {
+      if (failureThreshold < 1) {
+        throw new IllegalArgumentException(
+            "failureThreshold must be >= 1 but was " + failureThreshold);
+      }
+      if (!(failureRateThreshold == 0
+          || (failureRateThreshold > 0 && failureRateThreshold <= 1))) {
+        throw new IllegalArgumentException("failureRateThreshold must be 0 (off) or in (0, 1] but "
+            + "was " + failureRateThreshold);
+      }
+      if (minimumCalls < (failureRateThreshold > 0 ? 1 : 0)) {
+        throw new IllegalArgumentException("minimumCalls must be >= "
+            + (failureRateThreshold > 0 ? 1 : 0) + " but was " + minimumCalls);
+      }
+      if (slowCallThreshold != null) {
+        Builder.requirePositive("slowCallThreshold", slowCallThreshold);
+      }
+      Builder.requirePositive("openDuration", openDuration);
+      if (halfOpenProbes < 1) {
+        throw new IllegalArgumentException("halfOpenProbes must be >= 1 but was " + halfOpenProbes);
+      }
+    }
+
+    /**
+     * The same settings with another failure threshold.
+     *
+     * @param failureThreshold consecutive failures, &gt;= 1
+     * @return the new settings
+     * @throws IllegalArgumentException if out of range
+     */
+    public Settings withFailureThreshold(int failureThreshold) {
+      return new Settings(failureThreshold, failureRateThreshold, minimumCalls, slowCallThreshold,
+          openDuration, halfOpenProbes);
+    }
+
+    /**
+     * The same settings with another slow-call threshold.
+     *
+     * @param slowCallThreshold &gt; 0, or null for none
+     * @return the new settings
+     * @throws IllegalArgumentException if out of range
+     */
+    public Settings withSlowCallThreshold(Duration slowCallThreshold) {
+      return new Settings(failureThreshold, failureRateThreshold, minimumCalls, slowCallThreshold,
+          openDuration, halfOpenProbes);
+    }
+
+    /**
+     * The same settings with another open duration.
+     *
+     * @param openDuration &gt; 0
+     * @return the new settings
+     * @throws IllegalArgumentException if out of range
+     */
+    public Settings withOpenDuration(Duration openDuration) {
+      return new Settings(failureThreshold, failureRateThreshold, minimumCalls, slowCallThreshold,
+          openDuration, halfOpenProbes);
+    }
+
+    /**
+     * The same settings with another number of half-open probes.
+     *
+     * @param halfOpenProbes &gt;= 1
+     * @return the new settings
+     * @throws IllegalArgumentException if out of range
+     */
+    public Settings withHalfOpenProbes(int halfOpenProbes) {
+      return new Settings(failureThreshold, failureRateThreshold, minimumCalls, slowCallThreshold,
+          openDuration, halfOpenProbes);
+    }
+
+    @Override
+    public String toString() {
+      return "{failureThreshold=" + failureThreshold + ", failureRateThreshold="
+          + failureRateThreshold + ", minimumCalls=" + minimumCalls + ", slowCallThreshold="
+          + slowCallThreshold + ", openDuration=" + openDuration + ", halfOpenProbes="
+          + halfOpenProbes + "}";
+    }
+  }
+
+  /**
    * Starts a builder.
    *
    * @return a builder with defaults: name {@code "default"}, 5 consecutive failures, no rate

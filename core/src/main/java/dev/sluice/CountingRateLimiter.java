@@ -82,6 +82,16 @@ final class CountingRateLimiter<K> implements RateLimiter<K> {
   }
 
   @Override
+  public Settings settings() {
+    return delegate.settings();
+  }
+
+  @Override
+  public Settings reconfigure(Settings settings) {
+    return delegate.reconfigure(settings);
+  }
+
+  @Override
   public String toString() {
     return "Counting" + delegate;
   }

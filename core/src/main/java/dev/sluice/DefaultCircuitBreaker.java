@@ -25,21 +25,25 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   private static final Logger LOG = LoggerFactory.getLogger(CircuitBreaker.class);
   private static final int WINDOW_BUCKETS = 10;
 
+  /** {@code start} of a call that was not timed (no slow-call threshold when it began). */
+  private static final long UNTIMED = Long.MIN_VALUE;
+
   private final String name;
-  private final int failureThreshold;
-  private final double failureRate;
-  private final int minimumCalls;
-  private final long slowNanos;
-  private final long openNanos;
-  private final int halfOpenProbes;
+  // The settings below change only under the lock (reconfigure); fast paths read them without.
+  private volatile int failureThreshold;
+  private volatile double failureRate;
+  private volatile int minimumCalls;
+  private volatile long slowNanos;
+  private volatile long openNanos;
+  private volatile int halfOpenProbes;
   private final Predicate<Throwable> recordFailure;
   private final NanoClock clock;
   private final CopyOnWriteArrayList<StateListener> listeners = new CopyOnWriteArrayList<>();
 
   /** Whether a success needs its duration (a slow-call threshold is set). */
-  private final boolean timesCalls;
+  private volatile boolean timesCalls;
   /** Whether a success goes straight into its window bucket (a rate trigger is set). */
-  private final boolean timesSuccesses;
+  private volatile boolean timesSuccesses;
   private final OutcomeWindow window;
   /**
    * Closed-state successes not yet in the window, when {@link #timesSuccesses} is off; moved into
@@ -245,7 +249,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   public <T> T call(Callable<T> work) throws Exception {
     Objects.requireNonNull(work, "work");
     acquirePermission();
-    long start = timesCalls ? clock.nanoTime() : 0;
+    long start = timesCalls ? clock.nanoTime() : UNTIMED;
     T result;
     try {
       result = work.call();
@@ -264,7 +268,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     if (refused != null) {
       return CompletableFuture.failedFuture(refused);
     }
-    long start = timesCalls ? clock.nanoTime() : 0;
+    long start = timesCalls ? clock.nanoTime() : UNTIMED;
     CompletionStage<T> stage;
     try {
       stage = work.get();
@@ -289,7 +293,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
 
   /** Records a call started at {@code start} (read only when timing calls) that returned. */
   private void finished(long start) {
-    if (!timesCalls) {
+    if (!timesCalls || start == UNTIMED) {
       succeeded(0, false);
       return;
     }
@@ -305,7 +309,7 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     long end = clock.nanoTime();
     if (isFailure(t)) {
       recordFailure(end);
-    } else if (timesCalls && end - start >= slowNanos) {
+    } else if (timesCalls && start != UNTIMED && end - start >= slowNanos) {
       recordFailure(end);
     } else {
       succeeded(end, true);
@@ -413,6 +417,48 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
         LOG.warn("circuit breaker '{}' state listener failed", name, e);
       }
     }
+  }
+
+  @Override
+  public synchronized Settings settings() {
+    return new Settings(failureThreshold, failureRate, minimumCalls,
+        timesCalls ? Duration.ofNanos(slowNanos) : null, Duration.ofNanos(openNanos),
+        halfOpenProbes);
+  }
+
+  @Override
+  public Settings reconfigure(Settings settings) {
+    Objects.requireNonNull(settings, "settings");
+    Settings old;
+    State[] change = null;
+    synchronized (this) {
+      old = settings();
+      long now = clock.nanoTime();
+      boolean rate = settings.failureRateThreshold() > 0;
+      if (rate && !timesSuccesses) {
+        catchUp(now); // successes counted without a time go into the window before it times them
+      } else if (!rate && timesSuccesses) {
+        untimedSeen = untimedSuccesses.sum();
+      }
+      failureThreshold = settings.failureThreshold();
+      failureRate = settings.failureRateThreshold();
+      minimumCalls = settings.minimumCalls();
+      slowNanos = settings.slowCallThreshold() == null
+          ? Long.MAX_VALUE : settings.slowCallThreshold().toNanos();
+      openNanos = settings.openDuration().toNanos();
+      halfOpenProbes = settings.halfOpenProbes();
+      timesCalls = settings.slowCallThreshold() != null;
+      timesSuccesses = rate;
+      // An open breaker's current open period is measured with the new duration from when it
+      // opened; a half-open one that already has the probe successes now asked for closes.
+      change = expireOpen(now);
+      if (change == null && state == State.HALF_OPEN && probeSuccesses >= halfOpenProbes) {
+        change = transition(State.CLOSED, 0);
+      }
+    }
+    LOG.info("circuit-breaker '{}' reconfigured: {} -> {}", name, old, settings);
+    fire(change);
+    return old;
   }
 
   @Override

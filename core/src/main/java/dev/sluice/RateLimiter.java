@@ -203,6 +203,146 @@ public interface RateLimiter<K> {
   Duration emissionInterval();
 
   /**
+   * The policy in force now: limit, period and burst.
+   *
+   * <p>The default builds it from {@link #limit()}, {@link #period()} and {@link #burst()}.
+   *
+   * @return the current settings, never null
+   */
+  default Settings settings() {
+    return new Settings(limit(), period(), burst());
+  }
+
+  /**
+   * Changes limit, period and burst while the limiter runs. Keys keep their state: each key's
+   * theoretical arrival time (TAT) stays the absolute time it was, so what a key owes is carried
+   * over <em>as time</em>, and from the change on every decision uses the new emission interval
+   * {@code T' = period' / limit'} and tolerance {@code τ' = burst' × T'}. The change never hands
+   * out a burst nobody earned:
+   * <ul>
+   *   <li><b>Conformance.</b> From the change on, what a key is granted conforms to the new
+   *       policy: in any span of length {@code d} after the change a key gets at most
+   *       {@code burst' + d / T'} calls — never more than the new policy grants a client that
+   *       starts with a full bucket at the change. Each allowed call is checked against a
+   *       tolerance of at most {@code τ'} on the key's carried-over TAT.
+   *   <li><b>No step up.</b> Right after the change a key has at most
+   *       {@code min(burst', u / T')} calls left, where {@code u = τ − owed} is the unspent part of
+   *       its old tolerance (a key with {@code k} calls left under the old policy has
+   *       {@code u = k × T}, plus any part of a call it has saved towards the next): the time it
+   *       has saved is worth calls at the new rate, and no more. A key that was empty (it owed the
+   *       whole old tolerance, as a key that keeps calling as fast as it is allowed does) stays
+   *       empty and refills at the new rate.
+   *   <li><b>A larger tolerance grows in with time.</b> When {@code τ'} is larger than the
+   *       tolerance in force, the tolerance used rises from the old one to {@code τ'} at one second
+   *       per second (it is {@code min(τ', τ + elapsed)}), so the extra room is earned by waiting,
+   *       as a key earns its refill, and never appears as a step. A key that kept calling as fast
+   *       as it was allowed therefore gets calls at up to twice the new rate while the tolerance
+   *       grows, and never more than {@code burst'} at once.
+   *   <li><b>A smaller tolerance applies at once.</b> A key that owes more than the new tolerance
+   *       waits until it owes less; that wait is never longer than the key would have taken to
+   *       refill completely under the old policy. (So raising the rate while shrinking the burst
+   *       window can make a key that had just spent its burst wait that long once.)
+   * </ul>
+   * What one time per key cannot tell is how the key's past calls would have been priced under
+   * the new policy: when the rate is lowered, a key that spent part of its burst just before the
+   * change keeps its unspent time, which buys fewer calls at the new rate but can still be more
+   * than a client that had been running under the new policy all along would have left (never
+   * more than a new client gets, by the conformance rule above).
+   *
+   * <p>Because the state is one absolute time per key, the rule is the same for every store: the
+   * in-memory store and shared stores (PostgreSQL, Redis) receive the new increment and
+   * tolerance with each step, and nothing stored is rewritten. A limiter over a shared store
+   * changes only this instance's policy: reconfigure every instance that shares the store.
+   *
+   * <p>The change is logged at INFO as {@code "rate-limiter '<name>' reconfigured: <old> ->
+   * <new>"}. Decisions racing the change use either the old or the new policy.
+   *
+   * <p>The default throws {@link UnsupportedOperationException}.
+   *
+   * @param settings the new settings
+   * @return the settings in force before the change
+   * @throws NullPointerException if {@code settings} is null
+   * @throws IllegalArgumentException if burst times the new emission interval is too long
+   * @throws UnsupportedOperationException if this limiter cannot change at run time
+   */
+  default Settings reconfigure(Settings settings) {
+    throw new UnsupportedOperationException("rate limiter '" + name() + "' cannot be reconfigured");
+  }
+
+  /**
+   * A rate limiter's live policy: {@code limit} calls per {@code period}, up to {@code burst} at
+   * once. Immutable and thread-safe.
+   *
+   * @param limit calls allowed per period in steady state, &gt; 0
+   * @param period the period, &gt; 0
+   * @param burst calls allowed at once from a full bucket, &gt;= 1
+   */
+  record Settings(int limit, Duration period, int burst) {
+    /**
+     * Validates the settings.
+     *
+     * @param limit calls per period, &gt; 0
+     * @param period the period, &gt; 0 and countable in nanoseconds
+     * @param burst calls at once, &gt;= 1
+     * @throws IllegalArgumentException naming the field that is out of range
+     */
+    public Settings {
+      if (limit <= 0) {
+        throw new IllegalArgumentException("limit must be > 0 but was " + limit);
+      }
+      if (period == null || period.isZero() || period.isNegative()) {
+        throw new IllegalArgumentException("period must be > 0 but was " + period);
+      }
+      try {
+        period.toNanos();
+      } catch (ArithmeticException e) {
+        throw new IllegalArgumentException("period is too long: " + period, e);
+      }
+      if (burst < 1) {
+        throw new IllegalArgumentException("burst must be >= 1 but was " + burst);
+      }
+    }
+
+    /**
+     * The same settings with another limit.
+     *
+     * @param limit calls per period, &gt; 0
+     * @return the new settings
+     * @throws IllegalArgumentException if {@code limit} is out of range
+     */
+    public Settings withLimit(int limit) {
+      return new Settings(limit, period, burst);
+    }
+
+    /**
+     * The same settings with another period.
+     *
+     * @param period the period, &gt; 0
+     * @return the new settings
+     * @throws IllegalArgumentException if {@code period} is out of range
+     */
+    public Settings withPeriod(Duration period) {
+      return new Settings(limit, period, burst);
+    }
+
+    /**
+     * The same settings with another burst.
+     *
+     * @param burst calls at once, &gt;= 1
+     * @return the new settings
+     * @throws IllegalArgumentException if {@code burst} is out of range
+     */
+    public Settings withBurst(int burst) {
+      return new Settings(limit, period, burst);
+    }
+
+    @Override
+    public String toString() {
+      return "{limit=" + limit + ", period=" + period + ", burst=" + burst + "}";
+    }
+  }
+
+  /**
    * Starts a builder.
    *
    * @return a new builder with defaults: name {@code "default"}, burst equal to the limit,
@@ -304,8 +444,9 @@ public interface RateLimiter<K> {
     }
 
     /**
-     * Sets the clock of the in-memory store (tests pass a fake one). Ignored when a store is given
-     * to {@link #build(RateLimitStore)}: a shared store has its own clock.
+     * Sets the clock of the in-memory store (tests pass a fake one). With a store given to
+     * {@link #build(RateLimitStore)}, which has its own clock, it only times how a larger
+     * tolerance grows in after {@link RateLimiter#reconfigure(Settings)}.
      *
      * @param clock a monotonic clock
      * @return this builder
@@ -328,7 +469,7 @@ public interface RateLimiter<K> {
       long[] timing = timing();
       return new GcraRateLimiter<>(
           name, limit, period, burst(), timing[0], timing[1],
-          new InMemoryRateLimitStore<K>(clock, maxKeys, timing[1]));
+          new InMemoryRateLimitStore<K>(clock, maxKeys, timing[1]), clock);
     }
 
     /**
@@ -344,7 +485,8 @@ public interface RateLimiter<K> {
     public <K> RateLimiter<K> build(RateLimitStore<K> store) {
       Objects.requireNonNull(store, "store");
       long[] timing = timing();
-      return new GcraRateLimiter<>(name, limit, period, burst(), timing[0], timing[1], store);
+      return new GcraRateLimiter<>(name, limit, period, burst(), timing[0], timing[1], store,
+          clock);
     }
 
     private int burst() {

@@ -309,6 +309,110 @@ public interface RequestQueue<K> extends AutoCloseable {
   List<String> priorities();
 
   /**
+   * The caps and timeout in force now.
+   *
+   * <p>The default builds them from {@link #maxConcurrent()}, {@link #maxConcurrentPerKey()},
+   * {@link #maxQueued()} and {@link #timeout()}; for an adaptive queue the built-in queue reports
+   * the adaptive limit's ceiling as {@code maxConcurrent}.
+   *
+   * @return the current settings, never null
+   */
+  default Settings settings() {
+    return new Settings(maxConcurrent(), maxConcurrentPerKey(), maxQueued(), timeout());
+  }
+
+  /**
+   * Changes the caps and the default timeout while the queue runs. No permit is lost, leaked or
+   * revoked by a change:
+   * <ul>
+   *   <li><b>Raising a cap</b> ({@code maxConcurrent} or {@code maxConcurrentPerKey}) grants the
+   *       waiters it makes room for at once, before this method returns, in the usual order
+   *       (priority classes strictly, keys taking turns within a class, oldest first within a
+   *       key); keys that were at their cap join the end of the turn order, oldest waiter first.
+   *   <li><b>Lowering a cap</b> never preempts running work: permits already held stay valid, and
+   *       nothing more is admitted until the counts are below the new cap. An attempt racing
+   *       the change is decided under the old caps or the new ones, and once this method has
+   *       returned no attempt is admitted past a new cap.
+   *   <li><b>Lowering {@code maxQueued}</b> evicts nobody: current waiters keep their place and
+   *       their deadline, and new attempts are refused with {@code QUEUE_FULL} until fewer than
+   *       the new bound wait. A per-key bound on waiters set on the builder stays, capped at the
+   *       new {@code maxQueued}; one left at its default follows {@code maxQueued}.
+   *   <li><b>A new {@code timeout}</b> applies to attempts that start waiting after the change;
+   *       current waiters keep the deadline they were given.
+   *   <li><b>Per-key counts.</b> Setting {@code maxConcurrentPerKey} below {@code maxConcurrent}
+   *       on a queue that kept no per-key counts starts counting from the change: permits held
+   *       since before the change are not charged to their key. Setting it equal to
+   *       {@code maxConcurrent} stops counting (the fast path then skips per-key work).
+   *   <li><b>Adaptive queues.</b> An adaptive limit owns the global cap: {@code maxConcurrent}
+   *       (reported as the ceiling) cannot change and a different value throws
+   *       {@link IllegalStateException}; the other settings change as above.
+   * </ul>
+   * The change is logged at INFO as {@code "queue '<name>' reconfigured: <old> -> <new>"}.
+   *
+   * <p>The default throws {@link UnsupportedOperationException}.
+   *
+   * @param settings the new settings
+   * @return the settings in force before the change
+   * @throws NullPointerException if {@code settings} is null
+   * @throws IllegalStateException if the queue is adaptive and {@code maxConcurrent} differs
+   *     from its ceiling
+   * @throws UnsupportedOperationException if this queue cannot change at run time
+   */
+  default Settings reconfigure(Settings settings) {
+    throw new UnsupportedOperationException("queue '" + name() + "' cannot be reconfigured");
+  }
+
+  /**
+   * A queue's live caps and default timeout. Immutable and thread-safe.
+   *
+   * @param maxConcurrent the global cap on permits held at once, &gt;= 1
+   * @param maxConcurrentPerKey the cap on permits one key holds at once, in [1, maxConcurrent]
+   * @param maxQueued the bound on attempts waiting at once, &gt;= 0
+   * @param timeout the default longest wait, &gt; 0
+   */
+  record Settings(int maxConcurrent, int maxConcurrentPerKey, int maxQueued, Duration timeout) {
+    /**
+     * Validates the settings.
+     *
+     * @param maxConcurrent the global cap, &gt;= 1
+     * @param maxConcurrentPerKey the per-key cap, in [1, maxConcurrent]
+     * @param maxQueued the bound on waiters, &gt;= 0
+     * @param timeout the default wait, &gt; 0 and countable in nanoseconds
+     * @throws IllegalArgumentException naming the field that is out of range
+     */
+    public Settings {
+      if (maxConcurrent < 1) {
+        throw new IllegalArgumentException("maxConcurrent must be >= 1 but was " + maxConcurrent);
+      }
+      if (maxConcurrentPerKey < 1) {
+        throw new IllegalArgumentException(
+            "maxConcurrentPerKey must be >= 1 but was " + maxConcurrentPerKey);
+      }
+      if (maxConcurrentPerKey > maxConcurrent) {
+        throw new IllegalArgumentException("maxConcurrentPerKey (" + maxConcurrentPerKey
+            + ") must not exceed maxConcurrent (" + maxConcurrent + ")");
+      }
+      if (maxQueued < 0) {
+        throw new IllegalArgumentException("maxQueued must be >= 0 but was " + maxQueued);
+      }
+      if (timeout == null || timeout.isZero() || timeout.isNegative()) {
+        throw new IllegalArgumentException("timeout must be > 0 but was " + timeout);
+      }
+      try {
+        timeout.toNanos();
+      } catch (ArithmeticException e) {
+        throw new IllegalArgumentException("timeout is too long: " + timeout, e);
+      }
+    }
+
+    @Override
+    public String toString() {
+      return "{maxConcurrent=" + maxConcurrent + ", maxConcurrentPerKey=" + maxConcurrentPerKey
+          + ", maxQueued=" + maxQueued + ", timeout=" + timeout + "}";
+    }
+  }
+
+  /**
    * Starts a builder.
    *
    * @return a builder with defaults: name {@code "default"}, one priority class

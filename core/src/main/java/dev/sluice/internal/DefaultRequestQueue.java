@@ -30,6 +30,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@link RequestQueue}: a lock-free fast path for the common case (nobody waits) in front of
@@ -102,6 +104,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * @param <K> the key type
  */
 public final class DefaultRequestQueue<K> implements RequestQueue<K> {
+  private static final Logger LOG = LoggerFactory.getLogger(RequestQueue.class);
   private static final int WAITING = 0;
   private static final int GRANTED = 1;
   private static final int REMOVED = 2;
@@ -139,13 +142,20 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   }
 
   private final String name;
-  private final int maxConcurrent;
-  private final int maxPerKey;
-  /** Whether per-key counts are kept: only when the per-key cap is below the global cap. */
-  private final boolean keyed;
-  private final int maxQueued;
-  private final int maxQueuedPerKey;
-  private final long timeoutNanos;
+  // The caps below change only under the lock (reconfigure); the fast path reads them without it.
+  private volatile int maxConcurrent;
+  private volatile int maxPerKey;
+  /**
+   * Whether per-key counts are kept: only when the per-key cap is below the global cap. Changes
+   * only under the lock; a granted waiter records it ({@link Waiter#counted}), so its permit
+   * matches the counts its grant raised.
+   */
+  private volatile boolean keyed;
+  private volatile int maxQueued;
+  private volatile int maxQueuedPerKey;
+  /** The per-key bound on waiters as built, or -1 when it follows {@link #maxQueued}. */
+  private final int maxQueuedPerKeyBuilt;
+  private volatile long timeoutNanos;
   private final long retryAfterNanos;
   private final String[] priorities;
   private final List<String> priorityList;
@@ -162,6 +172,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
 
   /** The global word: {@link #SLOW}, fast admissions not yet counted, permits held now. */
   private volatile long ctl;
+  /** Bumped under the lock by every {@link #reconfigure}; see {@link #readmit}. */
+  private volatile int configGeneration;
   /** Written only under lock; read by the fast path. */
   private final ConcurrentHashMap<K, KeyState<K>> keys = new ConcurrentHashMap<>();
   /** Attempts refused by the fast path (always {@code QUEUE_FULL}). */
@@ -231,6 +243,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     this.keyed = maxPerKey < maxConcurrent;
     this.maxQueued = maxQueued;
     this.maxQueuedPerKey = maxQueuedPerKey;
+    this.maxQueuedPerKeyBuilt = maxQueuedPerKey == maxQueued ? -1 : maxQueuedPerKey;
     this.timeoutNanos = timeoutNanos;
     this.retryAfterNanos = retryAfterNanos;
     this.priorityList = List.copyOf(priorities);
@@ -366,11 +379,13 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
    *     or null when refused by the fast path ({@code QUEUE_FULL}, only if {@code !mayWait})
    */
   private Object admit(K key, int priority, boolean mayWait) {
+    int generation = configGeneration;
     if (!keyed) {
       // No per-key counts: one CAS on ctl admits, and a refusal is one read of it.
       int committed = commitGlobal();
       if (committed == COMMITTED) {
-        return ADMITTED;
+        return generation == configGeneration
+            ? ADMITTED : readmit(key, priority, mayWait, null);
       }
       if (committed == FULL && !mayWait) {
         fastRejected.increment();
@@ -392,7 +407,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
         if (ks != null) {
           if (reserveKey(ks)) {
             if (commitGlobal() == COMMITTED) {
-              return ks;
+              return generation == configGeneration
+                  ? ks : readmit(key, priority, mayWait, ks);
             }
             return admitOrEnqueue(key, priority, mayWait, ks);
           }
@@ -452,6 +468,30 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   }
 
   /**
+   * A fast admission that raced {@link #reconfigure}: it may have checked the caps before the
+   * change. Gives its global permit back (a permit nobody saw, so neither admitted nor counted
+   * otherwise) and decides again under the lock with the new caps.
+   *
+   * @param reserved the key state whose count the attempt raised, or null
+   * @return as {@link #admit}, never null
+   */
+  private Object readmit(K key, int priority, boolean mayWait, KeyState<K> reserved) {
+    Waiter<K> granted;
+    lock.lock();
+    try {
+      enterLocked(); // folds the attempt's admission into admitted
+      ctl = ctl - 1; // SLOW is set: only the lock holder writes ctl
+      admitted--;
+      granted = queued > 0 ? dispatchLocked() : null;
+    } finally {
+      exitLocked();
+      lock.unlock();
+    }
+    deliver(granted);
+    return admitOrEnqueue(key, priority, mayWait, reserved);
+  }
+
+  /**
    * The locked decision.
    *
    * @param reserved a key state whose count the caller already raised (fast path that could not
@@ -466,7 +506,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     try {
       enterLocked();
       if (reserved != null) {
-        if (!closed && (bypassed || globalActiveLocked() < caps[priority])) {
+        if (!closed && (bypassed || (globalActiveLocked() < caps[priority]
+            && reserved.active <= maxPerKey))) {
           commitLocked(reserved);
           return reserved;
         }
@@ -661,6 +702,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private Waiter<K> dispatchLocked() {
     Waiter<K> head = null;
     Waiter<K> tail = null;
+    boolean keyed = this.keyed;
     while (queued > 0 && globalActiveLocked() < caps[0]) {
       Waiter<K> next = null;
       // Caps do not rise as priority falls: the first class over its cap ends the search.
@@ -693,6 +735,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
         break; // every waiter's key is at its cap
       }
       next.state = GRANTED;
+      next.counted = keyed;
       commitLocked(keyed ? next.ks : null);
       if (head == null) {
         head = next;
@@ -852,12 +895,12 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       granted = waiter.nextGrant;
       waiter.nextGrant = null;
       cancelDeadline(waiter);
-      KeyState<K> ks = keyed ? waiter.ks : null;
+      KeyState<K> ks = waiter.counted ? waiter.ks : null;
       QueuePermit<K> permit;
       if (algorithm != null) {
         permit = new TimedPermit<>(this, ks, waiter.priority, clock.nanoTime(),
             (int) (ctl & ACTIVE_MASK));
-      } else if (keyed) {
+      } else if (ks != null) {
         permit = new KeyedPermit<>(waiter.ks, waiter.priority);
       } else {
         permit = new SharedPermit<>(this, waiter.priority);
@@ -1052,6 +1095,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
               queued--;
               queuedByPriority[p]--;
               w.state = GRANTED;
+              w.counted = keyed;
               if (keyed) {
                 KeyState.ACTIVE.getAndAdd(ks, 1);
                 commitLocked(ks);
@@ -1081,6 +1125,96 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   @Override
   public boolean isBypassed() {
     return bypassed;
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>For an adaptive queue {@code maxConcurrent} is the adaptive limit's ceiling.
+   */
+  @Override
+  public Settings settings() {
+    lock.lock();
+    try {
+      return settingsLocked();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private Settings settingsLocked() {
+    return new Settings(maxConcurrent, maxPerKey, maxQueued, Duration.ofNanos(timeoutNanos));
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Under the lock: the caps change, then the waiters the new caps allow are granted in the
+   * usual order before the lock is released. The change also bumps {@link #configGeneration}: a
+   * fast-path admission that read the caps before the change and took its permit after it sees
+   * the bump, gives the permit back and decides again under the lock ({@link #readmit}), so
+   * nothing is admitted past a new cap once this method has returned.
+   */
+  @Override
+  public Settings reconfigure(Settings settings) {
+    Objects.requireNonNull(settings, "settings");
+    if (algorithm != null && settings.maxConcurrent() != maxConcurrent) {
+      throw new IllegalStateException("maxConcurrent of queue '" + name + "' is owned by its "
+          + "adaptive limit (ceiling " + maxConcurrent + ") and cannot be set to "
+          + settings.maxConcurrent());
+    }
+    Settings old;
+    Waiter<K> granted;
+    lock.lock();
+    try {
+      enterLocked();
+      configGeneration++;
+      old = settingsLocked();
+      if (algorithm == null) {
+        maxConcurrent = settings.maxConcurrent();
+        limit = maxConcurrent;
+        Arrays.fill(caps, maxConcurrent);
+      }
+      maxPerKey = settings.maxConcurrentPerKey();
+      keyed = maxPerKey < maxConcurrent;
+      maxQueued = settings.maxQueued();
+      maxQueuedPerKey = maxQueuedPerKeyBuilt < 0 ? maxQueued
+          : Math.min(maxQueuedPerKeyBuilt, maxQueued);
+      timeoutNanos = settings.timeout().toNanos();
+      // Re-file every key with waiters under its new cap: a key now at or over it leaves the turn
+      // order, a key now below it joins the end, oldest waiter first; the others keep their place.
+      List<KeyState<K>> waiting = new ArrayList<>();
+      for (KeyState<K> ks : keys.values()) {
+        if (ks.queued > 0) {
+          waiting.add(ks);
+        }
+      }
+      waiting.sort((a, b) -> Long.signum(oldestWait(a) - oldestWait(b)));
+      for (KeyState<K> ks : waiting) {
+        syncTurnsLocked(ks);
+      }
+      granted = queued > 0 && !closed ? dispatchLocked() : null;
+    } finally {
+      exitLocked();
+      lock.unlock();
+    }
+    deliver(granted);
+    LOG.info("queue '{}' reconfigured: {} -> {}", name, old, settings);
+    return old;
+  }
+
+  /** When the key's oldest waiter (of any class) was queued; the key has waiters. */
+  private static long oldestWait(KeyState<?> ks) {
+    long oldest = 0;
+    boolean any = false;
+    for (ArrayDeque<? extends Waiter<?>> deque : ks.waiters) {
+      Waiter<?> first = deque == null ? null : deque.peekFirst();
+      if (first != null && (!any || first.enqueuedAt - oldest < 0)) {
+        oldest = first.enqueuedAt;
+        any = true;
+      }
+    }
+    return oldest;
   }
 
   @Override
@@ -1328,6 +1462,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     int state = WAITING;
     /** Set and read by the thread that granted this waiter, after the lock. */
     Waiter<K> nextGrant;
+    /** Whether its grant raised its key's count; set under the lock with {@code GRANTED}. */
+    boolean counted;
     volatile Future<?> deadline;
 
     Waiter(DefaultRequestQueue<K> queue, KeyState<K> ks, int priority, long enqueuedAt) {

@@ -94,11 +94,24 @@ public final class InMemoryRateLimitStore<K> implements RateLimitStore<K> {
   }
 
   /** Same step as {@link #acquire}, building the decision without an intermediate object. */
-  RateLimitDecision acquire(K key, long increment, long tolerance, GcraRateLimiter<K> limiter) {
+  RateLimitDecision acquire(K key, long increment, long tolerance, GcraRateLimiter<K> limiter,
+      GcraRateLimiter.Policy policy) {
     long now = tick();
     long tat = step(key, now, increment, tolerance);
     boolean allowed = allowed(tat, now, increment, tolerance);
-    return limiter.decision(allowed, allowed ? tat + increment : tat, now, increment);
+    return limiter.decision(allowed, allowed ? tat + increment : tat, now, increment, tolerance,
+        policy);
+  }
+
+  /**
+   * Changes how long an idle entry is kept (after a reconfiguration changed the tolerance). An
+   * entry that expires while it still owes time goes to the ghosts like any eviction.
+   *
+   * @param idleExpiryNanos how long after its last use an entry is certainly full again
+   */
+  void idleExpiry(long idleExpiryNanos) {
+    cells.policy().expireAfterAccess()
+        .ifPresent(e -> e.setExpiresAfter(Duration.ofNanos(idleExpiryNanos)));
   }
 
   /** Same step as {@link #acquire}, answering only whether it was allowed. */

@@ -5,10 +5,13 @@ import dev.sluice.ComponentHealth;
 import dev.sluice.HealthMonitor;
 import dev.sluice.HealthReport;
 import dev.sluice.HealthStatus;
+import dev.sluice.RateLimiter;
 import dev.sluice.RequestQueue;
 import dev.sluice.servlet.internal.ErrorResponses;
 import dev.sluice.servlet.internal.Json;
 import dev.sluice.servlet.internal.JsonObjectReader;
+import dev.sluice.servlet.internal.JsonTree;
+import dev.sluice.servlet.internal.SettingsJson;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -18,6 +21,8 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -42,6 +47,30 @@ import org.slf4j.LoggerFactory;
  * over {@link Builder#maxBodyBytes(int)} 413. Every answer is JSON with
  * {@code Cache-Control: no-store}. Client mistakes are logged at DEBUG, actions at INFO.
  *
+ * <p><b>Runtime reconfiguration.</b> Two more admin actions read and change the live settings of
+ * the registered rate limiters ({@link Builder#rateLimiters}), queue and circuit breakers, all
+ * addressed by name:
+ * <ul>
+ *   <li>{@code {"action":"settings"}} answers
+ *       {@code {"action":"settings","rateLimiters":{"per-ip":{"limit":5,"period":"PT1M","burst":5}},
+ *       "queues":{"chat":{"maxConcurrent":20,"maxConcurrentPerKey":2,"maxQueued":200,
+ *       "timeout":"PT1M"}},"breakers":{"pubmed":{"failureThreshold":5,"failureRateThreshold":0.0,
+ *       "minimumCalls":0,"slowCallThreshold":null,"openDuration":"PT30S","halfOpenProbes":1}}}}.
+ *   <li>{@code {"action":"configure","kind":"rate-limiter","name":"per-ip","settings":{"limit":10}}}
+ *       changes only the fields given (kinds {@code rate-limiter}, {@code queue},
+ *       {@code breaker}) through {@link RateLimiter#reconfigure}, {@link RequestQueue#reconfigure}
+ *       or {@link CircuitBreaker#reconfigure}, and answers
+ *       {@code {"action":"configure","kind":…,"name":…,"old":{…},"new":{…}}}. A queue without a
+ *       per-key cap keeps none when only {@code maxConcurrent} is given;
+ *       {@code "slowCallThreshold":null} removes a breaker's slow-call threshold.
+ * </ul>
+ * Durations are written as ISO-8601 strings ({@code "PT1M"}, {@code "PT0.5S"}) and accepted as
+ * such a string or as a whole number of milliseconds. An invalid value answers 400
+ * {@code {"error":"invalid_setting","message":…,"field":"limit"}} naming the field (an unknown
+ * field too); an unknown name 404 {@code unknown_name}; a missing or unknown {@code kind} 400; a
+ * change the component refuses (an adaptive queue's {@code maxConcurrent}) 409
+ * {@code not_reconfigurable}. Each change is logged at INFO with the old and new settings.
+ *
  * <pre>{@code
  * HealthServlet health = HealthServlet.builder(monitor)
  *     .adminToken(System.getenv("SLUICE_ADMIN_TOKEN"))
@@ -56,13 +85,15 @@ import org.slf4j.LoggerFactory;
 public final class HealthServlet extends HttpServlet {
   private static final long serialVersionUID = 1L;
   private static final Logger LOG = LoggerFactory.getLogger(HealthServlet.class);
-  private static final List<String> ACTIONS =
-      List.of("reset-queue", "reset-breakers", "bypass-queue", "restore-queue");
+  private static final List<String> ACTIONS = List.of("reset-queue", "reset-breakers",
+      "bypass-queue", "restore-queue", "settings", "configure");
+  private static final List<String> KINDS = List.of("rate-limiter", "queue", "breaker");
 
   private final transient HealthMonitor monitor;
   private final transient byte[] tokenDigest;
   private final transient RequestQueue<?> queue;
   private final transient List<CircuitBreaker> breakers;
+  private final transient Map<String, RateLimiter<?>> limiters;
   /** The largest admin request body accepted, in bytes. */
   private final int maxBodyBytes;
 
@@ -71,6 +102,7 @@ public final class HealthServlet extends HttpServlet {
     this.tokenDigest = b.token == null ? null : sha256(b.token);
     this.queue = b.queue;
     this.breakers = List.copyOf(b.breakers);
+    this.limiters = Collections.unmodifiableMap(new LinkedHashMap<>(b.limiters));
     this.maxBodyBytes = b.maxBodyBytes;
   }
 
@@ -122,9 +154,9 @@ public final class HealthServlet extends HttpServlet {
       return;
     }
     String action;
+    String text = new String(body, StandardCharsets.UTF_8);
     try {
-      Map<String, String> members =
-          JsonObjectReader.stringMembers(new String(body, StandardCharsets.UTF_8));
+      Map<String, String> members = JsonObjectReader.stringMembers(text);
       action = members.get("action");
     } catch (IllegalArgumentException e) {
       LOG.debug("malformed admin request: {}", e.getMessage());
@@ -133,6 +165,15 @@ public final class HealthServlet extends HttpServlet {
     }
     if (action == null) {
       error(res, 400, "missing_action", "The body must name an action, one of " + ACTIONS + ".");
+      return;
+    }
+    if (action.equals("settings")) {
+      LOG.info("admin action 'settings' from {}", req.getRemoteAddr());
+      ErrorResponses.write(res, 200, -1, "{\"action\":\"settings\"," + settingsJson() + "}");
+      return;
+    }
+    if (action.equals("configure") && configurable()) {
+      configure(text, req, res);
       return;
     }
     String result = run(action);
@@ -174,6 +215,136 @@ public final class HealthServlet extends HttpServlet {
     }
   }
 
+  /** The members {@code "rateLimiters"}, {@code "queues"} and {@code "breakers"}. */
+  private String settingsJson() {
+    StringBuilder sb = new StringBuilder(256).append("\"rateLimiters\":{");
+    boolean first = true;
+    for (RateLimiter<?> limiter : limiters.values()) {
+      sb.append(first ? "" : ",").append(Json.quote(limiter.name())).append(':')
+          .append(SettingsJson.json(limiter.settings()));
+      first = false;
+    }
+    sb.append("},\"queues\":{");
+    if (queue != null) {
+      sb.append(Json.quote(queue.name())).append(':').append(SettingsJson.json(queue.settings()));
+    }
+    sb.append("},\"breakers\":{");
+    first = true;
+    List<String> seen = new ArrayList<>();
+    for (CircuitBreaker breaker : breakers) {
+      if (seen.contains(breaker.name())) {
+        continue; // a repeated name: the first one registered is the one shown and changed
+      }
+      seen.add(breaker.name());
+      sb.append(first ? "" : ",").append(Json.quote(breaker.name())).append(':')
+          .append(SettingsJson.json(breaker.settings()));
+      first = false;
+    }
+    return sb.append('}').toString();
+  }
+
+  private boolean configurable() {
+    return queue != null || !breakers.isEmpty() || !limiters.isEmpty();
+  }
+
+  /** {@code {"action":"configure","kind":…,"name":…,"settings":{…}}}. */
+  private void configure(String text, HttpServletRequest req, HttpServletResponse res)
+      throws IOException {
+    Map<?, ?> members;
+    try {
+      members = (Map<?, ?>) JsonTree.parse(text); // the action was read from it: an object
+    } catch (IllegalArgumentException e) {
+      LOG.debug("malformed admin request: {}", e.getMessage());
+      error(res, 400, "malformed_json", "The body must be a JSON object: " + e.getMessage());
+      return;
+    }
+    Object kind = members.get("kind");
+    if (!(kind instanceof String) || !KINDS.contains(kind)) {
+      error(res, 400, "unknown_kind", "\"kind\" must be one of " + KINDS + ".");
+      return;
+    }
+    Object name = members.get("name");
+    if (!(name instanceof String)) {
+      error(res, 400, "missing_name", "\"name\" must name the " + kind + " to configure.");
+      return;
+    }
+    Object given = members.get("settings");
+    if (!(given instanceof Map)) {
+      error(res, 400, "missing_settings",
+          "\"settings\" must be an object of the fields to change.");
+      return;
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> fields = (Map<String, Object>) given;
+    String oldJson;
+    String newJson;
+    try {
+      switch ((String) kind) {
+        case "rate-limiter" -> {
+          RateLimiter<?> limiter = limiters.get(name);
+          if (limiter == null) {
+            notFound(res, (String) kind, (String) name, limiters.keySet());
+            return;
+          }
+          RateLimiter.Settings next = SettingsJson.merge(limiter.settings(), fields);
+          oldJson = SettingsJson.json(limiter.reconfigure(next));
+          newJson = SettingsJson.json(limiter.settings());
+        }
+        case "queue" -> {
+          if (queue == null || !queue.name().equals(name)) {
+            notFound(res, (String) kind, (String) name,
+                queue == null ? List.of() : List.of(queue.name()));
+            return;
+          }
+          RequestQueue.Settings next = SettingsJson.merge(queue.settings(), fields);
+          oldJson = SettingsJson.json(queue.reconfigure(next));
+          newJson = SettingsJson.json(queue.settings());
+        }
+        default -> {
+          CircuitBreaker breaker = null;
+          List<String> names = new ArrayList<>();
+          for (CircuitBreaker b : breakers) {
+            names.add(b.name());
+            if (breaker == null && b.name().equals(name)) {
+              breaker = b;
+            }
+          }
+          if (breaker == null) {
+            notFound(res, (String) kind, (String) name, names);
+            return;
+          }
+          CircuitBreaker.Settings next = SettingsJson.merge(breaker.settings(), fields);
+          oldJson = SettingsJson.json(breaker.reconfigure(next));
+          newJson = SettingsJson.json(breaker.settings());
+        }
+      }
+    } catch (IllegalArgumentException e) {
+      SettingsJson.InvalidSetting invalid = SettingsJson.invalid(e);
+      LOG.debug("invalid admin configure of {} '{}': {}", kind, name, invalid.getMessage());
+      ErrorResponses.write(res, 400, -1, ErrorResponses.body("invalid_setting",
+          invalid.getMessage(), "field",
+          invalid.field() == null ? "null" : Json.quote(invalid.field())));
+      return;
+    } catch (IllegalStateException | UnsupportedOperationException e) {
+      LOG.debug("refused admin configure of {} '{}': {}", kind, name, e.getMessage());
+      error(res, 409, "not_reconfigurable", String.valueOf(e.getMessage()));
+      return;
+    }
+    LOG.info("admin action 'configure' from {}: {} '{}' {} -> {}", req.getRemoteAddr(), kind, name,
+        oldJson, newJson);
+    ErrorResponses.write(res, 200, -1, "{\"action\":\"configure\",\"kind\":"
+        + Json.quote((String) kind) + ",\"name\":" + Json.quote((String) name) + ",\"old\":"
+        + oldJson + ",\"new\":" + newJson + "}");
+  }
+
+  private static void notFound(HttpServletResponse res, String kind, String name,
+      Iterable<String> known) throws IOException {
+    List<String> names = new ArrayList<>();
+    known.forEach(names::add);
+    error(res, 404, "unknown_name", "No " + kind + " named '" + name + "'; registered: " + names
+        + ".");
+  }
+
   private List<String> available() {
     List<String> out = new ArrayList<>();
     if (queue != null) {
@@ -185,6 +356,10 @@ public final class HealthServlet extends HttpServlet {
     if (queue != null) {
       out.add("bypass-queue");
       out.add("restore-queue");
+    }
+    out.add("settings");
+    if (configurable()) {
+      out.add("configure");
     }
     return out;
   }
@@ -292,6 +467,7 @@ public final class HealthServlet extends HttpServlet {
     private String token;
     private RequestQueue<?> queue;
     private final List<CircuitBreaker> breakers = new ArrayList<>();
+    private final Map<String, RateLimiter<?>> limiters = new LinkedHashMap<>();
     private int maxBodyBytes = 4096;
 
     private Builder(HealthMonitor monitor) {
@@ -341,6 +517,27 @@ public final class HealthServlet extends HttpServlet {
     public Builder circuitBreakers(CircuitBreaker... breakers) {
       for (CircuitBreaker b : breakers) {
         this.breakers.add(Objects.requireNonNull(b, "circuit breaker"));
+      }
+      return this;
+    }
+
+    /**
+     * Adds rate limiters whose settings {@code settings} shows and {@code configure} changes,
+     * by name.
+     *
+     * @param limiters the limiters, each with a distinct {@link RateLimiter#name()}
+     * @return this builder
+     * @throws NullPointerException if a limiter is null
+     * @throws IllegalArgumentException if two limiters have the same name
+     */
+    public Builder rateLimiters(RateLimiter<?>... limiters) {
+      for (RateLimiter<?> l : limiters) {
+        Objects.requireNonNull(l, "rate limiter");
+        if (this.limiters.containsKey(l.name())) {
+          throw new IllegalArgumentException(
+              "rateLimiters must have distinct names but '" + l.name() + "' is repeated");
+        }
+        this.limiters.put(l.name(), l);
       }
       return this;
     }
