@@ -80,7 +80,15 @@ public final class ChatApp implements AutoCloseable {
       System.exit(2);
       return;
     }
-    ChatApp app = start(config);
+    ChatApp app;
+    try {
+      app = start(config);
+    } catch (IllegalStateException e) {
+      // The database or the rate-limit store could not be reached: say which, without a trace.
+      System.err.println("sluice-example-chat: " + e.getMessage());
+      System.exit(1);
+      return;
+    }
     Runtime.getRuntime().addShutdownHook(new Thread(app::close, "chat-shutdown"));
     banner(app, config.literatureUrl(), config.adminToken() == null)
         .forEach(System.out::println);

@@ -45,6 +45,8 @@ final class LimitStores implements AutoCloseable {
   static final Duration FAILING_FOR = Duration.ofSeconds(10);
   /** The bound on the health check's Redis {@code PING} (unless a test overrides the timeout). */
   static final Duration PING_TIMEOUT = Duration.ofMillis(500);
+  /** The key of the start-up decision; no client address looks like it. */
+  static final String WARM_UP_KEY = "sluice-start-up";
 
   /**
    * What tests change: the clock of every limiter and of the health check, null for each store's
@@ -138,7 +140,9 @@ final class LimitStores implements AutoCloseable {
         if (redisTimeout != null) {
           redisStore.commandTimeout(redisTimeout);
         }
-        return limits.build(new Counted<>(redisStore.build()));
+        RedisRateLimitStore<String> store = redisStore.build();
+        warmUp(store);
+        return limits.build(new Counted<>(store));
       default:
         if (limitClock != null) {
           limits.clock(limitClock);
@@ -228,6 +232,22 @@ final class LimitStores implements AutoCloseable {
           + " after %d ms: check the network and the server's load", ms, target));
     }
     return score;
+  }
+
+  /**
+   * One throwaway decision before the first request. A cold start (the script not yet cached in
+   * Redis, so {@code EVALSHA}, {@code NOSCRIPT}, {@code EVAL}; Lettuce and the JIT not warm) can
+   * take longer than the store's 100 ms command timeout, and the first real decisions would then
+   * fail open. The key costs 1 ns of a 1 ns bucket, so Redis drops it within a millisecond.
+   */
+  private static void warmUp(RedisRateLimitStore<String> store) {
+    try {
+      store.acquireAsync(WARM_UP_KEY, 1, 1).toCompletableFuture().get(5, TimeUnit.SECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      // Missed the deadline while cold: the script is loaded all the same, the next step is warm.
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
   }
 
   private void failed(Throwable e) {
