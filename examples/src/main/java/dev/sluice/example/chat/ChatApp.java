@@ -107,7 +107,11 @@ public final class ChatApp implements AutoCloseable {
   static List<String> banner(ChatApp app, URI literatureUrl, boolean showToken) {
     List<String> lines = new ArrayList<>();
     lines.add("Database: " + app.db.description());
-    lines.add("Rate limits: " + app.limitStores.description());
+    lines.add("Rate limits: " + app.limitStores.description()
+        + (app.config.rateLimitStore() == AppConfig.LimitStore.POSTGRES
+            && app.config.dbUrl() == null
+            ? "; the embedded PostgreSQL belongs to this process only: give every instance the"
+                + " same --db-url to share" : ""));
     lines.add("Literature: " + (literatureUrl == null
         ? "built-in stub at " + app.baseUri.resolve("/stub/eutils/")
             + " (POST /stub/control {\"mode\":\"slow\"|\"failing\"|\"normal\"})"
