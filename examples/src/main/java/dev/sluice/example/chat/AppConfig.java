@@ -1,6 +1,7 @@
 package dev.sluice.example.chat;
 
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -23,6 +24,9 @@ import java.util.Objects;
  *   <tr><td>{@code --pro-chats}</td><td>{@code SLUICE_PRO_CHATS}</td><td>100 a day</td></tr>
  *   <tr><td>{@code --admin-token}</td><td>{@code SLUICE_ADMIN_TOKEN}</td>
  *       <td>random, printed at start</td></tr>
+ *   <tr><td>{@code --rate-limit-store}</td><td>{@code SLUICE_RATE_LIMIT_STORE}</td>
+ *       <td>{@code memory}; or {@code postgres} (the app's database) or
+ *       {@code redis://host:port}, to share the per-IP limits between instances</td></tr>
  * </table>
  *
  * <p>Immutable and thread-safe.
@@ -36,6 +40,8 @@ import java.util.Objects;
  * @param proChatsPerDay the pro plan's daily chat allowance
  * @param adminToken the token the health endpoint's admin actions and pro sessions need, or null
  *     for a random one
+ * @param rateLimitStore where the per-IP limits keep their state; null means
+ *     {@link LimitStore#MEMORY}
  */
 public record AppConfig(
     String host,
@@ -45,7 +51,8 @@ public record AppConfig(
     String dbPassword,
     URI literatureUrl,
     int proChatsPerDay,
-    String adminToken) {
+    String adminToken,
+    AppConfig.LimitStore rateLimitStore) {
 
   /** The public E-utilities base URL, for {@code --literature-url ncbi}. */
   public static final URI NCBI = URI.create("https://eutils.ncbi.nlm.nih.gov/entrez/eutils/");
@@ -67,6 +74,9 @@ public record AppConfig(
     if (proChatsPerDay < 0) {
       throw new IllegalArgumentException("proChatsPerDay must be >= 0 but was " + proChatsPerDay);
     }
+    if (rateLimitStore == null) {
+      rateLimitStore = LimitStore.MEMORY;
+    }
   }
 
   /**
@@ -75,7 +85,8 @@ public record AppConfig(
    * @return the default settings
    */
   public static AppConfig defaults() {
-    return new AppConfig("127.0.0.1", 8080, null, null, null, null, 100, null);
+    return new AppConfig("127.0.0.1", 8080, null, null, null, null, 100, null,
+        LimitStore.MEMORY);
   }
 
   /**
@@ -84,7 +95,8 @@ public record AppConfig(
    * @param args {@code --name value} or {@code --name=value} pairs
    * @param env the environment
    * @return the settings
-   * @throws IllegalArgumentException for an unknown flag, a flag without a value or a bad number
+   * @throws IllegalArgumentException for an unknown flag, a flag without a value, a bad number or
+   *     a rate-limit store that is none of the accepted forms
    */
   public static AppConfig parse(String[] args, Map<String, String> env) {
     Map<String, String> flags = flags(args);
@@ -102,7 +114,9 @@ public record AppConfig(
         blankToNull(pick(flags, env, "db-password", "SLUICE_DB_PASSWORD", null)),
         literatureUrl,
         number(pick(flags, env, "pro-chats", "SLUICE_PRO_CHATS", "100"), "pro-chats"),
-        blankToNull(pick(flags, env, "admin-token", "SLUICE_ADMIN_TOKEN", null)));
+        blankToNull(pick(flags, env, "admin-token", "SLUICE_ADMIN_TOKEN", null)),
+        LimitStore.parse(pick(flags, env, "rate-limit-store", "SLUICE_RATE_LIMIT_STORE",
+            "memory")));
   }
 
   /**
@@ -113,7 +127,7 @@ public record AppConfig(
    */
   public AppConfig withPort(int newPort) {
     return new AppConfig(host, newPort, dbUrl, dbUser, dbPassword, literatureUrl, proChatsPerDay,
-        adminToken);
+        adminToken, rateLimitStore);
   }
 
   /**
@@ -124,7 +138,7 @@ public record AppConfig(
    */
   public AppConfig withDbUrl(String url) {
     return new AppConfig(host, port, url, dbUser, dbPassword, literatureUrl, proChatsPerDay,
-        adminToken);
+        adminToken, rateLimitStore);
   }
 
   /**
@@ -135,11 +149,22 @@ public record AppConfig(
    */
   public AppConfig withAdminToken(String token) {
     return new AppConfig(host, port, dbUrl, dbUser, dbPassword, literatureUrl, proChatsPerDay,
-        token);
+        token, rateLimitStore);
+  }
+
+  /**
+   * A copy with another rate-limit store.
+   *
+   * @param store where the per-IP limits keep their state
+   * @return the copy
+   */
+  public AppConfig withRateLimitStore(LimitStore store) {
+    return new AppConfig(host, port, dbUrl, dbUser, dbPassword, literatureUrl, proChatsPerDay,
+        adminToken, store);
   }
 
   private static final java.util.Set<String> KNOWN = java.util.Set.of("host", "port", "db-url",
-      "db-user", "db-password", "literature-url", "pro-chats", "admin-token");
+      "db-user", "db-password", "literature-url", "pro-chats", "admin-token", "rate-limit-store");
 
   private static Map<String, String> flags(String[] args) {
     Map<String, String> flags = new LinkedHashMap<>();
@@ -186,6 +211,122 @@ public record AppConfig(
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("--" + name + " must be a whole number but was '" + s + "'",
           e);
+    }
+  }
+
+  /**
+   * Where the per-IP rate limits keep their state ({@code --rate-limit-store}): in this process
+   * ({@code memory}, the default: each instance counts on its own), in the app's PostgreSQL
+   * ({@code postgres}), or in Redis ({@code redis://host:port}, {@code rediss://} for TLS, with
+   * {@code redis://:password@host:port/db} as Lettuce reads it). The two shared forms let several
+   * instances of the app enforce one limit.
+   *
+   * <p>Immutable and thread-safe.
+   *
+   * @param kind which store
+   * @param redisUri the Redis server, for {@link Kind#REDIS} only (null otherwise)
+   */
+  public record LimitStore(Kind kind, URI redisUri) {
+    /** The accepted forms, for error messages. */
+    static final String FORMS = "memory, postgres or redis://host:port (rediss:// for TLS)";
+
+    /** Limits in this process: every instance counts on its own. */
+    public static final LimitStore MEMORY = new LimitStore(Kind.MEMORY, null);
+    /** Limits in the app's own PostgreSQL database, shared by every instance using it. */
+    public static final LimitStore POSTGRES = new LimitStore(Kind.POSTGRES, null);
+
+    /** The kinds of store. */
+    public enum Kind {
+      /** In this process. */
+      MEMORY,
+      /** In the app's PostgreSQL ({@code PostgresRateLimitStore}). */
+      POSTGRES,
+      /** In Redis ({@code RedisRateLimitStore}). */
+      REDIS
+    }
+
+    /**
+     * Validates the choice.
+     *
+     * @throws IllegalArgumentException if {@code kind} is null, a Redis store has no usable URI,
+     *     or another kind has one
+     */
+    public LimitStore {
+      if (kind == null) {
+        throw new IllegalArgumentException("--rate-limit-store must be " + FORMS
+            + " but was null");
+      }
+      if ((kind == Kind.REDIS) != (redisUri != null)) {
+        throw new IllegalArgumentException("--rate-limit-store: a Redis URI goes with the redis"
+            + " kind only (kind " + kind + ", URI " + redisUri + ")");
+      }
+      if (redisUri != null) {
+        String scheme = redisUri.getScheme();
+        if (scheme == null || !(scheme.equalsIgnoreCase("redis")
+            || scheme.equalsIgnoreCase("rediss")) || redisUri.getHost() == null) {
+          throw new IllegalArgumentException("--rate-limit-store must be " + FORMS + " but was '"
+              + redact(redisUri) + "'");
+        }
+      }
+    }
+
+    /**
+     * Reads the flag's value.
+     *
+     * @param value {@code memory}, {@code postgres} or a {@code redis://} / {@code rediss://} URI
+     * @return the choice
+     * @throws IllegalArgumentException naming {@code --rate-limit-store} and the accepted forms
+     *     when the value is none of them
+     */
+    public static LimitStore parse(String value) {
+      String v = value == null ? "" : value.trim();
+      if (v.equalsIgnoreCase("memory")) {
+        return MEMORY;
+      }
+      if (v.equalsIgnoreCase("postgres")) {
+        return POSTGRES;
+      }
+      String lower = v.toLowerCase(Locale.ROOT);
+      if (lower.startsWith("redis://") || lower.startsWith("rediss://")) {
+        URI uri;
+        try {
+          uri = new URI(v);
+        } catch (URISyntaxException e) {
+          throw new IllegalArgumentException("--rate-limit-store must be " + FORMS
+              + " but was not a valid URI: " + e.getReason(), e);
+        }
+        return new LimitStore(Kind.REDIS, uri);
+      }
+      throw new IllegalArgumentException("--rate-limit-store (SLUICE_RATE_LIMIT_STORE) must be "
+          + FORMS + " but was '" + v + "'");
+    }
+
+    /**
+     * Whether several instances share limits kept here.
+     *
+     * @return true for PostgreSQL and Redis
+     */
+    public boolean shared() {
+      return kind != Kind.MEMORY;
+    }
+
+    /**
+     * The flag's value, with a Redis password hidden.
+     *
+     * @return {@code memory}, {@code postgres} or the Redis URI
+     */
+    @Override
+    public String toString() {
+      return switch (kind) {
+        case MEMORY -> "memory";
+        case POSTGRES -> "postgres";
+        case REDIS -> redact(redisUri);
+      };
+    }
+
+    private static String redact(URI uri) {
+      String s = uri.toString();
+      return uri.getRawUserInfo() == null ? s : s.replace(uri.getRawUserInfo() + "@", "***@");
     }
   }
 }

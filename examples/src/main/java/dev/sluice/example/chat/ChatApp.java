@@ -29,6 +29,7 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  *
  * <pre>
  * java -jar sluice-example-chat.jar [--port 8080] [--db-url jdbc:postgresql://...]
+ *     [--rate-limit-store memory|postgres|redis://host:port]
  * java -jar sluice-example-chat.jar loadtest --scenario browser-console
  * </pre>
  *
@@ -40,16 +41,18 @@ public final class ChatApp implements AutoCloseable {
 
   private final AppConfig config;
   private final Database db;
+  private final LimitStores limitStores;
   private final Server server;
   private final SluiceWiring wiring;
   private final LiteratureStub stub;
   private final String adminToken;
   private final URI baseUri;
 
-  private ChatApp(AppConfig config, Database db, Server server, SluiceWiring wiring,
-      LiteratureStub stub, String adminToken, URI baseUri) {
+  private ChatApp(AppConfig config, Database db, LimitStores limitStores, Server server,
+      SluiceWiring wiring, LiteratureStub stub, String adminToken, URI baseUri) {
     this.config = config;
     this.db = db;
+    this.limitStores = limitStores;
     this.server = server;
     this.wiring = wiring;
     this.stub = stub;
@@ -77,7 +80,15 @@ public final class ChatApp implements AutoCloseable {
       System.exit(2);
       return;
     }
-    ChatApp app = start(config);
+    ChatApp app;
+    try {
+      app = start(config);
+    } catch (IllegalStateException e) {
+      // The database or the rate-limit store could not be reached: say which, without a trace.
+      System.err.println("sluice-example-chat: " + e.getMessage());
+      System.exit(1);
+      return;
+    }
     Runtime.getRuntime().addShutdownHook(new Thread(app::close, "chat-shutdown"));
     banner(app, config.literatureUrl(), config.adminToken() == null)
         .forEach(System.out::println);
@@ -96,6 +107,11 @@ public final class ChatApp implements AutoCloseable {
   static List<String> banner(ChatApp app, URI literatureUrl, boolean showToken) {
     List<String> lines = new ArrayList<>();
     lines.add("Database: " + app.db.description());
+    lines.add("Rate limits: " + app.limitStores.description()
+        + (app.config.rateLimitStore() == AppConfig.LimitStore.POSTGRES
+            && app.config.dbUrl() == null
+            ? "; the embedded PostgreSQL belongs to this process only: give every instance the"
+                + " same --db-url to share" : ""));
     lines.add("Literature: " + (literatureUrl == null
         ? "built-in stub at " + app.baseUri.resolve("/stub/eutils/")
             + " (POST /stub/control {\"mode\":\"slow\"|\"failing\"|\"normal\"})"
@@ -146,13 +162,32 @@ public final class ChatApp implements AutoCloseable {
    */
   static ChatApp start(AppConfig config, NanoClock breakerClock,
       Map<String, HttpServlet> extraServlets, int maxQueued) throws Exception {
+    return start(config, breakerClock, LimitStores.Overrides.NONE, extraServlets, maxQueued);
+  }
+
+  /**
+   * Starts the app with its rate limits on a given clock (tests move it instead of waiting) and,
+   * for Redis, a given bound on each decision.
+   *
+   * @param config the settings
+   * @param breakerClock the breaker's clock
+   * @param limits the limits' clock and Redis timeout, see {@link LimitStores.Overrides}
+   * @param extraServlets servlets by exact path, behind the same filters as the API
+   * @param maxQueued requests that may wait in the queue (tests shed at once with 0)
+   * @return the running app
+   * @throws Exception if the database, the rate-limit store or the web server cannot start
+   */
+  static ChatApp start(AppConfig config, NanoClock breakerClock, LimitStores.Overrides limits,
+      Map<String, HttpServlet> extraServlets, int maxQueued) throws Exception {
     String adminToken = config.adminToken() != null ? config.adminToken() : randomToken();
     Database db = Database.open(config);
+    LimitStores limitStores = null;
     try {
+      limitStores = LimitStores.open(config.rateLimitStore(), db.dataSource(), limits);
       Clock clock = Clock.systemUTC();
       SessionStore sessions = new SessionStore(db.dataSource(), clock);
-      SluiceWiring wiring = new SluiceWiring(db.dataSource(), config.proChatsPerDay(),
-          breakerClock, maxQueued);
+      SluiceWiring wiring = new SluiceWiring(db.dataSource(), limitStores,
+          config.proChatsPerDay(), breakerClock, maxQueued);
 
       QueuedThreadPool threads = new QueuedThreadPool(200, 8);
       threads.setName("chat-http");
@@ -207,8 +242,11 @@ public final class ChatApp implements AutoCloseable {
       URI uri = URI.create("http://" + (host.contains(":") ? "[" + host + "]" : host) + ":"
           + port + "/");
       base[0] = URI.create("http://127.0.0.1:" + port + "/");
-      return new ChatApp(config, db, server, wiring, stub, adminToken, uri);
+      return new ChatApp(config, db, limitStores, server, wiring, stub, adminToken, uri);
     } catch (Exception | Error e) {
+      if (limitStores != null) {
+        limitStores.close();
+      }
       db.close();
       throw e;
     }
@@ -266,6 +304,7 @@ public final class ChatApp implements AutoCloseable {
       System.err.println("web server did not stop cleanly: " + e);
     }
     wiring.queue.close();
+    limitStores.close();
     db.close();
   }
 }

@@ -33,6 +33,8 @@ import javax.sql.DataSource;
  *   <li><b>layer 1, rate limit per client IP</b> ({@link #ipFilter}, before authentication, so
  *       requests without a valid token are limited too): chat 5/min, research 10/min, export
  *       3/min, new sessions 10/min; 429 with {@code Retry-After} and {@code RateLimit} headers;
+ *       in memory per instance, or shared by every instance in PostgreSQL or Redis
+ *       ({@link LimitStores}); failing open when a shared store cannot answer;
  *   <li><b>authentication</b> ({@link AuthFilter}): the bearer token names the user;
  *   <li><b>layer 3, quota</b>: the free plan's 3 chats a day (pro: configurable) in PostgreSQL
  *       through {@link AtomicQuotaRepository}, consumed with the request id and refunded when the
@@ -44,7 +46,7 @@ import javax.sql.DataSource;
  *       jitter), 2 s per attempt, a breaker that opens after 5 consecutive failures and lets a
  *       probe through after 10 s;
  *   <li><b>layer 5, health</b>: a {@link HealthMonitor} over the queue, the error rates, the
- *       literature guard, the rate limits and a database ping; served at {@code
+ *       literature guard, the rate limits and their store, and a database ping; served at {@code
  *       /api/system-health} and drawn by {@code /dashboard}.
  * </ol>
  *
@@ -53,19 +55,16 @@ import javax.sql.DataSource;
 final class SluiceWiring {
   static final Duration MINUTE = Duration.ofMinutes(1);
 
-  // Layer 1: per-IP limits (the original's numbers), counted for the health report.
+  // Layer 1: per-IP limits (the original's numbers) on the chosen store, counted for the health
+  // report. The counters are per instance; the limits are shared when the store is.
   final RateLimitCounter sessionCounter = RateLimitCounter.create("session");
   final RateLimitCounter chatCounter = RateLimitCounter.create("chat");
   final RateLimitCounter researchCounter = RateLimitCounter.create("research");
   final RateLimitCounter exportCounter = RateLimitCounter.create("export");
-  final RateLimiter<String> sessionPerIp = sessionCounter.wrap(
-      RateLimiter.builder().name("session").limit(10, MINUTE).build());
-  final RateLimiter<String> chatPerIp = chatCounter.wrap(
-      RateLimiter.builder().name("chat").limit(5, MINUTE).build());
-  final RateLimiter<String> researchPerIp = researchCounter.wrap(
-      RateLimiter.builder().name("research").limit(10, MINUTE).build());
-  final RateLimiter<String> exportPerIp = exportCounter.wrap(
-      RateLimiter.builder().name("export").limit(3, MINUTE).build());
+  final RateLimiter<String> sessionPerIp;
+  final RateLimiter<String> chatPerIp;
+  final RateLimiter<String> researchPerIp;
+  final RateLimiter<String> exportPerIp;
 
   // Layer 2: admission queue.
   static final int MAX_CONCURRENT = 20;
@@ -95,14 +94,15 @@ final class SluiceWiring {
    * Wires the layers.
    *
    * @param db the pooled database; the quota schema is migrated on it
+   * @param limitStores where the per-IP limits keep their state (memory, PostgreSQL, Redis)
    * @param proChatsPerDay the pro plan's daily chats
    * @param breakerClock the clock of the literature breaker (tests move it past the open time)
    * @param maxQueued requests that may wait in the queue ({@link #MAX_QUEUED}; tests that need
    *     the queue to shed at once use fewer)
    * @throws SQLException if the schema or the plans cannot be installed
    */
-  SluiceWiring(DataSource db, int proChatsPerDay, NanoClock breakerClock, int maxQueued)
-      throws SQLException {
+  SluiceWiring(DataSource db, LimitStores limitStores, int proChatsPerDay,
+      NanoClock breakerClock, int maxQueued) throws SQLException {
     this.queue = RequestQueue.builder()
         .name("chat-service")
         .maxConcurrent(MAX_CONCURRENT)
@@ -111,9 +111,19 @@ final class SluiceWiring {
         .priorities("chat", "research", "export")
         .timeout(Duration.ofSeconds(60))
         .build();
+    // The schema holds the quota tables and the PostgreSQL rate-limit store's table.
     QuotaSchema.migrate(db);
     installProPlan(db, proChatsPerDay);
     this.quotas = AtomicQuotaRepository.create(db);
+
+    this.sessionPerIp = sessionCounter.wrap(limitStores.build(
+        RateLimiter.builder().name("session").limit(10, MINUTE), "session"));
+    this.chatPerIp = chatCounter.wrap(limitStores.build(
+        RateLimiter.builder().name("chat").limit(5, MINUTE), "chat"));
+    this.researchPerIp = researchCounter.wrap(limitStores.build(
+        RateLimiter.builder().name("research").limit(10, MINUTE), "research"));
+    this.exportPerIp = exportCounter.wrap(limitStores.build(
+        RateLimiter.builder().name("export").limit(3, MINUTE), "export"));
 
     this.literatureBreaker = CircuitBreaker.builder()
         .name("literature")
@@ -138,16 +148,20 @@ final class SluiceWiring {
     // rule: ApiRoutes refuses it with 405 before either filter runs.
     // Two filters around authentication: per-IP limits first, so requests with no or a forged
     // token are limited too (each costs a token lookup); quota and queue after it, keyed by user.
+    // The per-IP rules fail open: when a shared store (Redis, PostgreSQL) cannot answer, requests
+    // go on unlimited per IP, still behind authentication, the quota (which fails closed) and the
+    // queue, rather than the whole app answering 503 because its limit store is down. The health
+    // report shows the failing store.
     this.ipFilter = SluiceFilter.builder()
         .name("per-ip")
         .rule(RouteRule.builder("session").path(ApiRoutes.Route.SESSION.path).methods("POST")
-            .perIp(sessionPerIp).build())
+            .perIp(sessionPerIp).failOpen(true).build())
         .rule(RouteRule.builder("chat").path(ApiRoutes.Route.CHAT.path).methods("POST")
-            .perIp(chatPerIp).build())
+            .perIp(chatPerIp).failOpen(true).build())
         .rule(RouteRule.builder("research").path(ApiRoutes.Route.RESEARCH.path).methods("POST")
-            .perIp(researchPerIp).build())
+            .perIp(researchPerIp).failOpen(true).build())
         .rule(RouteRule.builder("export").path(ApiRoutes.Route.EXPORT.path).methods("POST")
-            .perIp(exportPerIp).build())
+            .perIp(exportPerIp).failOpen(true).build())
         // Clients connect directly; behind a proxy, name it: .trustedProxies("10.0.0.0/8").
         .clientAddressResolver(ClientAddressResolver.builder().build())
         .build();
@@ -175,7 +189,10 @@ final class SluiceWiring {
         .add(HealthContributors.rateLimiter(exportCounter), 0.5)
         .add(HealthContributors.rateLimiter(sessionCounter), 0.5)
         .add(LatencyProbe.of("db", () -> ping(db)))
-        .add(ipFilter.healthContributor())
+        // A failing limit store lets requests through unlimited (the per-IP rules fail open):
+        // degraded, not down.
+        .add(limitStores.healthContributor(), 0.5)
+        .add(ipFilter.healthContributor(), 0.5)
         .add(filter.healthContributor())
         .add(traffic.healthContributor())
         .build();

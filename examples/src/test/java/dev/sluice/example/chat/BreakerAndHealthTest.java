@@ -4,10 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.CircuitBreaker;
+import dev.sluice.testing.TestDatabase;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -17,6 +20,20 @@ import org.junit.jupiter.api.Test;
  * duration instead of waiting.
  */
 class BreakerAndHealthTest {
+  private static TestDatabase db;
+
+  @BeforeAll
+  static void createDatabase() {
+    db = TestApps.database();
+  }
+
+  @AfterAll
+  static void dropDatabase() {
+    if (db != null) {
+      db.close();
+    }
+  }
+
   private final AtomicLong nanos = new AtomicLong(1_000_000_000L);
   private ChatApp app;
   private Http http;
@@ -24,7 +41,7 @@ class BreakerAndHealthTest {
 
   @BeforeEach
   void start() throws Exception {
-    app = ChatApp.start(TestDb.config(), nanos::get);
+    app = ChatApp.start(TestApps.config(db), nanos::get);
     http = new Http(app.baseUri());
     auth = "Bearer " + http.token();
   }
@@ -60,7 +77,7 @@ class BreakerAndHealthTest {
     assertThat(app.stub().calls()).as("an open breaker does not call").isEqualTo(callsWhenOpened);
 
     HttpResponse<String> health = http.get("/api/system-health", "Authorization",
-        "Bearer " + TestDb.ADMIN);
+        "Bearer " + TestApps.ADMIN);
     assertThat(health.statusCode()).as("unhealthy answers 503").isEqualTo(503);
     JsonNode report = Http.json(health);
     assertThat(report.path("status").asText()).isEqualTo("unhealthy");
@@ -74,7 +91,7 @@ class BreakerAndHealthTest {
     assertThat(recovered.statusCode()).as(recovered.body()).isEqualTo(200);
     assertThat(app.wiring().literatureBreaker.state()).isEqualTo(CircuitBreaker.State.CLOSED);
     JsonNode after = Http.json(http.get("/api/system-health", "Authorization",
-        "Bearer " + TestDb.ADMIN));
+        "Bearer " + TestApps.ADMIN));
     assertThat(component(after, "outbound:literature").path("figures").path("breakerState")
         .asText()).isEqualTo("CLOSED");
   }
@@ -91,7 +108,7 @@ class BreakerAndHealthTest {
         .statusCode()).isEqualTo(401);
     assertThat(app.wiring().literatureBreaker.state()).isEqualTo(CircuitBreaker.State.OPEN);
     HttpResponse<String> reset = http.post("/api/system-health", action, "Authorization",
-        "Bearer " + TestDb.ADMIN);
+        "Bearer " + TestApps.ADMIN);
     assertThat(reset.statusCode()).as(reset.body()).isEqualTo(200);
     assertThat(app.wiring().literatureBreaker.state()).isEqualTo(CircuitBreaker.State.CLOSED);
   }
@@ -105,7 +122,7 @@ class BreakerAndHealthTest {
     assertThat(body.path("score").asInt()).isBetween(85, 100);
     assertThat(body.has("components")).isFalse();
     JsonNode full = Http.json(http.get("/api/system-health", "Authorization",
-        "Bearer " + TestDb.ADMIN));
+        "Bearer " + TestApps.ADMIN));
     assertThat(component(full, "queue:chat-service").path("figures").path("maxConcurrent")
         .asInt()).isEqualTo(20);
     assertThat(component(full, "db").isMissingNode()).isFalse();

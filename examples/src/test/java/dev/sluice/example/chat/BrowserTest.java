@@ -3,6 +3,7 @@ package dev.sluice.example.chat;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sluice.RequestQueue;
+import dev.sluice.testing.TestDatabase;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -39,6 +40,7 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * dashboard.png} there.
  */
 class BrowserTest {
+  private static TestDatabase db;
   private static ChatApp app;
   private static WebDriver driver;
   private static Path profile;
@@ -57,7 +59,8 @@ class BrowserTest {
       skipReason = reason;   // reported by the test itself, so it counts as skipped
       return;
     }
-    app = TestDb.startApp();
+    db = TestApps.database();
+    app = TestApps.startApp(db);
     profile = Files.createTempDirectory("sluice-chromium-");
     ChromeOptions options = new ChromeOptions();
     options.setBinary(chromium);
@@ -81,6 +84,9 @@ class BrowserTest {
     }
     if (app != null) {
       app.close();
+    }
+    if (db != null) {
+      db.close();
     }
     if (profile != null) {
       try (Stream<Path> files = Files.walk(profile)) {
@@ -123,7 +129,7 @@ class BrowserTest {
     assertThat(driver.findElement(By.id("notice")).getText()).matches(
         "Rate limited — try again in \\d+ s\\.");
 
-    driver.get(app.baseUri().resolve("/dashboard") + "#admin=" + TestDb.ADMIN);
+    driver.get(app.baseUri().resolve("/dashboard") + "#admin=" + TestApps.ADMIN);
     wait.until(d -> {
       String polls = d.findElement(By.tagName("body")).getAttribute("data-polls");
       return polls != null && Integer.parseInt(polls) >= 3;
@@ -136,7 +142,7 @@ class BrowserTest {
     assertThat(driver.findElement(By.id("breakers")).getText()).contains("literature: closed");
     assertThat(driver.findElement(By.id("score-now")).getText()).endsWith("%");
     assertThat(driver.getCurrentUrl()).as("the token leaves the address bar")
-        .doesNotContain(TestDb.ADMIN);
+        .doesNotContain(TestApps.ADMIN);
     screenshot("dashboard.png");
   }
 
@@ -144,7 +150,7 @@ class BrowserTest {
   void chatPage_showsHowLongAQuestionWaits_andTheBusyMessageWhenTheQueueIsFull()
       throws Exception {
     Assumptions.assumeTrue(skipReason == null, skipReason);
-    try (ChatApp busy = TestDb.startApp()) {
+    try (ChatApp busy = TestApps.startApp(db)) {
       RequestQueue<String> queue = busy.wiring().queue;
       List<RequestQueue.Permit> held = new ArrayList<>();
       List<CompletableFuture<RequestQueue.Permit>> waiters = new ArrayList<>();

@@ -3,23 +3,39 @@ package dev.sluice.example.chat;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.sluice.testing.TestDatabase;
 import java.net.http.HttpResponse;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** The chat API end to end: real Jetty on port 0, real PostgreSQL, real HTTP client. */
 class ChatApiTest {
+  private static TestDatabase db;
+
+  @BeforeAll
+  static void createDatabase() {
+    db = TestApps.database();
+  }
+
+  @AfterAll
+  static void dropDatabase() {
+    if (db != null) {
+      db.close();
+    }
+  }
+
   private ChatApp app;
   private Http http;
 
   @BeforeEach
   void start() throws Exception {
-    app = TestDb.startApp();
+    app = TestApps.startApp(db);
     http = new Http(app.baseUri());
   }
 
@@ -38,7 +54,7 @@ class ChatApiTest {
     String token = body.path("token").asText();
     assertThat(token).matches("[A-Za-z0-9_-]{43}");
     assertThat(body.path("plan").asText()).isEqualTo("free");
-    try (Connection c = DriverManager.getConnection(TestDb.url());
+    try (Connection c = db.connect();
         PreparedStatement ps = c.prepareStatement(
             "SELECT user_id, plan FROM chat_app.sessions WHERE token_sha256 = ?")) {
       ps.setBytes(1, SessionStore.sha256(token));
@@ -137,7 +153,7 @@ class ChatApiTest {
   @Test
   void chat_perIpLimit_fiveAMinute_then429WithRetryAfter() throws Exception {
     HttpResponse<String> pro = http.post("/api/session", "{\"plan\":\"pro\"}",
-        "Authorization", "Bearer " + TestDb.ADMIN);
+        "Authorization", "Bearer " + TestApps.ADMIN);
     assertThat(pro.statusCode()).isEqualTo(201);
     String token = Http.json(pro).path("token").asText();
     for (int i = 0; i < 5; i++) {

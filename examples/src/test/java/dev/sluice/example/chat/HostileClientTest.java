@@ -1,11 +1,12 @@
 package dev.sluice.example.chat;
 
-import dev.sluice.testing.Await;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.ErrorStats;
 import dev.sluice.NanoClock;
+import dev.sluice.testing.Await;
+import dev.sluice.testing.TestDatabase;
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -21,7 +22,9 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -32,6 +35,20 @@ import org.junit.jupiter.api.Test;
  * part on its own.
  */
 class HostileClientTest {
+  private static TestDatabase db;
+
+  @BeforeAll
+  static void createDatabase() {
+    db = TestApps.database();
+  }
+
+  @AfterAll
+  static void dropDatabase() {
+    if (db != null) {
+      db.close();
+    }
+  }
+
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
   private ChatApp app;
   private Http http;
@@ -48,7 +65,7 @@ class HostileClientTest {
 
   @BeforeEach
   void start() throws Exception {
-    app = ChatApp.start(TestDb.config(), NanoClock.system(), Map.of("/test/boom", new Boom()),
+    app = ChatApp.start(TestApps.config(db), NanoClock.system(), Map.of("/test/boom", new Boom()),
         SluiceWiring.MAX_QUEUED);
     http = new Http(app.baseUri());
   }
@@ -207,13 +224,13 @@ class HostileClientTest {
     List<String> banner = ChatApp.banner(app, null, true);
     assertThat(String.join("\n", banner)).contains("Authorization: Bearer")
         .doesNotContain("X-Admin-Token");
-    assertThat(http.post("/api/session", "{\"plan\":\"pro\"}", "X-Admin-Token", TestDb.ADMIN)
+    assertThat(http.post("/api/session", "{\"plan\":\"pro\"}", "X-Admin-Token", TestApps.ADMIN)
         .statusCode()).isEqualTo(403);
     java.net.http.HttpResponse<String> pro = http.post("/api/session", "{\"plan\":\"pro\"}",
-        "Authorization", "Bearer " + TestDb.ADMIN);
+        "Authorization", "Bearer " + TestApps.ADMIN);
     assertThat(pro.statusCode()).isEqualTo(201);
     assertThat(Http.json(pro).path("plan").asText()).isEqualTo("pro");
-    assertThat(http.get("/api/system-health", "Authorization", "Bearer " + TestDb.ADMIN)
+    assertThat(http.get("/api/system-health", "Authorization", "Bearer " + TestApps.ADMIN)
         .body()).contains("\"components\"");
   }
 
@@ -239,7 +256,7 @@ class HostileClientTest {
   private String token(InetAddress from, String plan) throws IOException {
     SocketHttp.Response r = SocketHttp.send(from, app.baseUri(), "POST", "/api/session",
         plan == null ? null : body("{\"plan\":\"" + plan + "\"}"), TIMEOUT,
-        "Content-Type", "application/json", "Authorization", "Bearer " + TestDb.ADMIN);
+        "Content-Type", "application/json", "Authorization", "Bearer " + TestApps.ADMIN);
     assertThat(r.status()).as(r.text()).isEqualTo(201);
     return json(r).path("token").asText();
   }
@@ -275,7 +292,7 @@ class HostileClientTest {
   private long clientAborts() {
     try {
       JsonNode report = Http.json(http.get("/api/system-health", "Authorization",
-          "Bearer " + TestDb.ADMIN));
+          "Bearer " + TestApps.ADMIN));
       long sum = 0;
       for (JsonNode c : report.path("components")) {
         sum += c.path("figures").path("clientAborts").asLong(0);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.sun.net.httpserver.HttpServer;
 import dev.sluice.NanoClock;
 import dev.sluice.RequestQueue;
+import dev.sluice.testing.TestDatabase;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -15,15 +16,31 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.TreeMap;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The load generator against the real app, and its exit status against misbehaving servers. */
 class LoadGeneratorTest {
+  private static TestDatabase db;
+
+  @BeforeAll
+  static void createDatabase() {
+    db = TestApps.database();
+  }
+
+  @AfterAll
+  static void dropDatabase() {
+    if (db != null) {
+      db.close();
+    }
+  }
+
 
   @Test
   void browserConsoleScenario_tenConcurrentChats_someAnsweredSomeLimited_noCrash()
       throws Exception {
-    try (ChatApp app = TestDb.startApp()) {
+    try (ChatApp app = TestApps.startApp(db)) {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       int exit = LoadGenerator.run(new String[] {"--scenario", "browser-console", "--base-url",
           app.baseUri().toString(), "--no-progress"}, print(out), print(new ByteArrayOutputStream()));
@@ -41,7 +58,7 @@ class LoadGeneratorTest {
 
   @Test
   void browserConsoleScenario_countsExactly() throws Exception {
-    try (ChatApp app = TestDb.startApp()) {
+    try (ChatApp app = TestApps.startApp(db)) {
       LoadGenerator.Result r = LoadGenerator.run(LoadGenerator.parse(new String[] {
           "--base-url", app.baseUri().toString(), "--no-progress"}),
           print(new ByteArrayOutputStream()));
@@ -60,7 +77,7 @@ class LoadGeneratorTest {
     // No waiting room in the queue, and a literature service that takes 1 s a call: each user's
     // two admitted chats hold their places for 2 s or more, so a third one at the same time is
     // shed (503) whatever the machine's speed, and the run stays short.
-    try (ChatApp app = ChatApp.start(TestDb.config(), NanoClock.system(), Map.of(), 0)) {
+    try (ChatApp app = ChatApp.start(TestApps.config(db), NanoClock.system(), Map.of(), 0)) {
       Http http = new Http(app.baseUri());
       assertThat(http.post("/stub/control", "{\"mode\":\"slow\",\"delayMs\":1000}")
           .statusCode()).isEqualTo(200);
