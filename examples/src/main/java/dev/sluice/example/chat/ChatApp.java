@@ -231,6 +231,8 @@ public final class ChatApp implements AutoCloseable {
           .adminToken(adminToken)
           .queue(wiring.queue)
           .circuitBreakers(wiring.literatureBreaker)
+          .rateLimiters(wiring.sessionPerIp, wiring.chatPerIp, wiring.researchPerIp,
+              wiring.exportPerIp)
           .build());
       servlet(context, "/stub/*", stub);
       servlet(context, "/", new StaticServlet());

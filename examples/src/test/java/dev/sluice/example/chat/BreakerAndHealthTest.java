@@ -114,6 +114,31 @@ class BreakerAndHealthTest {
   }
 
   @Test
+  void adminAction_configure_changesThePerIpChatLimitLive() throws Exception {
+    String admin = "Bearer " + TestApps.ADMIN;
+    HttpResponse<String> before = http.post("/api/system-health", "{\"action\":\"settings\"}",
+        "Authorization", admin);
+    assertThat(before.statusCode()).as(before.body()).isEqualTo(200);
+    JsonNode chat = Json.MAPPER.readTree(before.body()).path("rateLimiters").path("chat");
+    assertThat(chat.path("limit").asInt()).isEqualTo(5);
+    assertThat(chat.path("period").asText()).isEqualTo("PT1M");
+
+    HttpResponse<String> change = http.post("/api/system-health",
+        "{\"action\":\"configure\",\"kind\":\"rate-limiter\",\"name\":\"chat\","
+            + "\"settings\":{\"limit\":7}}", "Authorization", admin);
+    assertThat(change.statusCode()).as(change.body()).isEqualTo(200);
+    assertThat(app.wiring().chatPerIp.settings().limit()).isEqualTo(7);
+    assertThat(app.wiring().chatPerIp.settings().period()).isEqualTo(Duration.ofMinutes(1));
+
+    HttpResponse<String> typo = http.post("/api/system-health",
+        "{\"action\":\"configure\",\"kind\":\"rate-limiter\",\"name\":\"chat\","
+            + "\"settings\":{\"limti\":9}}", "Authorization", admin);
+    assertThat(typo.statusCode()).as(typo.body()).isEqualTo(400);
+    assertThat(typo.body()).contains("limti");
+    assertThat(app.wiring().chatPerIp.settings().limit()).isEqualTo(7);
+  }
+
+  @Test
   void health_withoutTheAdminToken_isOnlyTheSummary() throws Exception {
     HttpResponse<String> r = http.get("/api/system-health");
     assertThat(r.statusCode()).isEqualTo(200);
