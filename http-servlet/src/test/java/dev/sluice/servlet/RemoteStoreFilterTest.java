@@ -455,4 +455,30 @@ abstract class RemoteStoreFilterTest {
     store.next().answer();
     assertThat(done(next).body()).isEqualTo("echo:again");
   }
+
+  @Test
+  void aBodyThatArrivesAfterTheStoreAnswered_isReadWithoutAThread_thenTheHandlerRuns()
+      throws Exception {
+    SluiceFilter f = filter()
+        .rule(RouteRule.builder("chat").path("/api/chat").perIp(remote("chat", 5)).build())
+        .build();
+    Echo echo = new Echo();
+    start(f, echo, 8);
+    try (SlowClient c = SlowClient.connect(server.uri("/"))) {
+      c.head("POST", "/api/chat", "Content-Length: 5");
+      store.next().answer();
+      // After the store's answer the request is suspended again, now to read its body.
+      await(() -> f.stats("chat").readingBodies() == 1, "the server waits for the body");
+      SlowClient.Response r = c.send("later").read();
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(r.body()).isEqualTo("echo:later");
+      assertThat(r.header("RateLimit")).isEqualTo("\"chat\";r=4;t=12");
+    }
+    assertThat(echo.calls).hasValue(1);
+    await(() -> outcomes.counts().getOrDefault(FilterOutcome.ADMITTED, 0) == 1,
+        "the admitted outcome");
+    assertThat(outcomes.counts()).containsExactlyInAnyOrderEntriesOf(
+        Map.of(FilterOutcome.ADMITTED, 1));
+    assertThat(f.stats("chat").readingBodies()).isZero();
+  }
 }
