@@ -2,6 +2,7 @@ package dev.sluice.servlet;
 
 import dev.sluice.QuotaDecision;
 import dev.sluice.RateLimitDecision;
+import dev.sluice.RateLimitStoreException;
 import dev.sluice.RateLimiter;
 import dev.sluice.RequestQueue;
 import dev.sluice.servlet.internal.BodyReader;
@@ -25,11 +26,14 @@ import java.util.UUID;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 
 /**
  * One request's way through a {@link SluiceFilter} rule, in this order (the order of core's
@@ -51,9 +55,28 @@ import java.util.concurrent.atomic.AtomicInteger;
  * step's outcome shapes the answer (RateLimit headers, fail-open, shadow counting) and the
  * waits are servlet async suspensions, not futures on a thread.
  *
+ * <p><b>Remote limiters.</b> A limiter that is not {@linkplain RateLimiter#isLocal() local} is
+ * asked with {@code tryAcquireAsync}. A stage already complete on return is used at once, as the
+ * synchronous answer would be. Otherwise the request is suspended ({@link #STORE}: async started
+ * on the original request and response, the filter's remote-store timeout as the async timeout,
+ * and, when no body is left on the connection, the {@link DisconnectWatcher}) and the rest runs
+ * when the stage completes, on the store's thread: the refusal or the fail-closed answer and
+ * {@code complete()}, or the next limit, and once every limit allowed, an async dispatch
+ * ({@link #LIMITED}) whose container thread goes on with the body, quota, queue and handler
+ * exactly as after a local limiter ({@link #resume}). While suspended: the stage completing after
+ * the client left, or after the timeout answered, changes nothing (the phase moved on, so
+ * nothing more is charged); a client that leaves is a client abort; the async timeout answers
+ * 503 {@code unavailable} and counts a store failure. A container that does not support async
+ * for this request waits on the thread instead, bounded by the same timeout. Local limiters keep
+ * the synchronous calls: no stage, no allocation, no suspension.
+ *
+ * <p><b>Outcomes.</b> Each end reports one final {@link FilterOutcome} to the filter's listeners,
+ * at most once ({@link #reported}); the check costs one array-length read when none is
+ * registered.
+ *
  * <p>Thread-safety: each phase runs on one thread at a time; the hand-overs between the
- * container, the queue's completion and the body deadline go through {@link #phase} and the
- * body reader's own flag, so exactly one of them acts.
+ * container, the store's completion, the queue's completion and the body deadline go through
+ * {@link #phase} and the body reader's own flag, so exactly one of them acts.
  */
 final class Admission implements AsyncListener, BodyReader.Sink {
   private static final int START = 0;
@@ -62,14 +85,27 @@ final class Admission implements AsyncListener, BodyReader.Sink {
   private static final int WAITING = 3;
   private static final int DISPATCHED = 4;
   private static final int ENDED = 5;
+  /** Suspended while a remote rate-limit store answers. */
+  private static final int STORE = 6;
+  /** Every limit allowed while suspended; dispatched to go on with the body on a container thread. */
+  private static final int LIMITED = 7;
+
+  /** The steps {@link #limits} starts from. */
+  private static final int PER_IP = 0;
+  private static final int PER_USER = 1;
+  private static final int LIMITS_DONE = 2;
+
+  private static final AtomicIntegerFieldUpdater<Admission> REPORTED =
+      AtomicIntegerFieldUpdater.newUpdater(Admission.class, "reported");
 
   private final SluiceFilter filter;
   private final RouteRule rule;
   private final RuleCounters count;
-  private final HttpServletRequest request;
+  /** The request of the current dispatch: replaced on the dispatch after a remote limit. */
+  private HttpServletRequest request;
   /** What the handler gets: the request, or it wrapped around its body once read. */
   private HttpServletRequest forHandler;
-  private final HttpServletResponse response;
+  private HttpServletResponse response;
   private final AtomicInteger phase = new AtomicInteger(START);
   private final AtomicBoolean settled = new AtomicBoolean();
   private final List<RateLimitDecision> decisions = new ArrayList<>(2);
@@ -85,6 +121,10 @@ final class Admission implements AsyncListener, BodyReader.Sink {
   private volatile CompletableFuture<RequestQueue.Permit> pending;
   private volatile RequestQueue.Permit permit;
   private volatile DisconnectWatcher.Watch watch = DisconnectWatcher.Watch.NONE;
+  /** Whether this admission ever suspended the request (so its listener rides on later cycles). */
+  private volatile boolean suspended;
+  /** 1 once the final outcome was reported to the listeners. */
+  private volatile int reported;
 
   Admission(SluiceFilter filter, RouteRule rule, RuleCounters count, HttpServletRequest request,
       HttpServletResponse response) {
@@ -102,22 +142,87 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     maxBody = rule.maxBodySize() >= 0 ? rule.maxBodySize() : filter.maxBodySize;
     if (declaredLength > maxBody) {
       count.bodyTooLarge.increment();
+      end(FilterOutcome.BODY_TOO_LARGE);
       Refusals.bodyTooLarge(response, maxBody);
       return;
     }
     user = filter.users.resolve(request);
-    if (rule.perIp() != null && !limit(rule.perIp(), clientAddress())) {
+    limits(PER_IP, chain);
+  }
+
+  /**
+   * The limits from {@code step} on, then the body and the rest. With a chain, on a container
+   * thread, not suspended; without one, on a remote store's thread while suspended, where the
+   * rest goes on after a dispatch.
+   */
+  private void limits(int step, FilterChain chain) throws IOException, ServletException {
+    if (step <= PER_IP && rule.perIp() != null) {
+      RateLimiter<String> perIp = rule.perIp();
+      if (!perIp.isLocal()) {
+        limitRemote(perIp, clientAddress(), PER_USER, chain);
+        return;
+      }
+      if (!limit(perIp, clientAddress())) {
+        answered(chain);
+        return;
+      }
+    }
+    if (step <= PER_USER && rule.perUser() != null && user != null) {
+      RateLimiter<String> perUser = rule.perUser();
+      if (!perUser.isLocal()) {
+        limitRemote(perUser, user, LIMITS_DONE, chain);
+        return;
+      }
+      if (!limit(perUser, user)) {
+        answered(chain);
+        return;
+      }
+    }
+    if (chain == null) {
+      // Suspended on a store's thread: the body and the handler need a container thread.
+      unwatch();
+      phase.set(LIMITED);
+      dispatch();
       return;
     }
-    if (rule.perUser() != null && user != null && !limit(rule.perUser(), user)) {
+    afterLimits(chain);
+  }
+
+  /** A limit answered the request: ends the suspension, if any (no chain: suspended). */
+  private void answered(FilterChain chain) {
+    if (chain == null) {
+      unwatch();
+      finishAnswered();
+    }
+  }
+
+  /**
+   * Goes on after an async dispatch of this filter: with the body and the rest after remote
+   * limits, else with the handler. On the container's thread.
+   */
+  void resume(HttpServletRequest req, HttpServletResponse res, FilterChain chain)
+      throws IOException, ServletException {
+    if (!phase.compareAndSet(LIMITED, START)) {
+      runHandler(req, res, chain);
       return;
     }
+    // The suspension for the store ends with this dispatch; a later one (body, queue) is new.
+    request = req;
+    forHandler = req;
+    response = res;
+    async = null;
+    afterLimits(chain);
+  }
+
+  /** The body, then quota, queue and handler. On a container thread, not suspended. */
+  private void afterLimits(FilterChain chain) throws IOException, ServletException {
     if (hasUnreadBody()) {
       byte[] arrived;
       try {
         arrived = bodyArrived();
       } catch (IOException e) {
         count.clientAborts.increment(); // nothing was charged but the limits
+        end(FilterOutcome.CLIENT_ABORT);
         SluiceFilter.LOG.debug("rule '{}': client left while sending its body", rule.name(), e);
         return;
       }
@@ -203,12 +308,23 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     try {
       d = limiter.tryAcquire(key);
     } catch (RuntimeException e) {
-      if (!rule.failOpen() && !rule.shadow()) {
-        closeIfBodyUnread();
-      }
-      return filter.storeFailed(rule, count, "rate-limit store for '" + limiter.name() + "'", e,
-          response);
+      return limitFailed(limiter, e);
     }
+    return limited(key, d);
+  }
+
+  /** A store failed: the rule's fail-open/closed choice. Returns false when answered. */
+  private boolean limitFailed(RateLimiter<String> limiter, RuntimeException e) throws IOException {
+    if (!rule.failOpen() && !rule.shadow()) {
+      closeIfBodyUnread();
+      end(FilterOutcome.STORE_FAILURE_CLOSED);
+    }
+    return filter.storeFailed(rule, count, "rate-limit store for '" + limiter.name() + "'", e,
+        response);
+  }
+
+  /** A limit decided. Returns false when the request was answered (refused). */
+  private boolean limited(String key, RateLimitDecision d) throws IOException {
     decisions.add(d);
     if (d.allowed()) {
       return true;
@@ -218,9 +334,136 @@ final class Admission implements AsyncListener, BodyReader.Sink {
       return true;
     }
     count.rateLimited.increment();
+    end(FilterOutcome.RATE_LIMITED);
     closeIfBodyUnread();
     Refusals.rateLimited(response, d);
     return false;
+  }
+
+  /**
+   * Asks a remote limiter without blocking; suspends the request unless the answer is already
+   * there (or the request cannot go async), then goes on from {@code next} when it comes.
+   */
+  private void limitRemote(RateLimiter<String> limiter, String key, int next, FilterChain chain)
+      throws IOException, ServletException {
+    CompletableFuture<RateLimitDecision> stage;
+    try {
+      CompletionStage<RateLimitDecision> s = limiter.tryAcquireAsync(key, 1);
+      stage = s.toCompletableFuture();
+    } catch (RuntimeException e) {
+      stage = CompletableFuture.failedFuture(e);
+    }
+    if (!stage.isDone() && async == null && !request.isAsyncSupported()) {
+      // Not async-capable here (a filter or servlet without asyncSupported): wait on this
+      // thread, bounded by the same timeout as a suspension.
+      try {
+        stage.get(filter.remoteStoreTimeoutMillis, TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException | CancellationException e) {
+        // read below
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      if (!stage.isDone()) {
+        stage.completeExceptionally(new RateLimitStoreException("rate-limit store for '"
+            + limiter.name() + "' gave no answer within " + filter.remoteStoreTimeoutMillis
+            + " ms", null));
+      }
+    }
+    if (stage.isDone()) {
+      if (decide(limiter, key, stage)) {
+        limits(next, chain);
+      } else {
+        answered(chain);
+      }
+      return;
+    }
+    if (async == null) {
+      AsyncContext context = request.startAsync(request, response);
+      context.setTimeout(filter.remoteStoreTimeoutMillis);
+      context.addListener(this);
+      async = context;
+      suspended = true;
+      phase.set(STORE);
+      if (!hasUnreadBody()) {
+        // Nothing is left on the connection but a departure (or a pipelined request).
+        watch = filter.watcher.watch(request, this::abandon);
+      }
+    } else {
+      phase.set(STORE); // the second limit, asked from the first one's completion
+    }
+    stage.whenComplete((d, failure) -> stored(limiter, key, next, d, failure));
+  }
+
+  /** A completed stage's decision or failure, as {@link #limit} would take it. */
+  private boolean decide(RateLimiter<String> limiter, String key,
+      CompletableFuture<RateLimitDecision> done) throws IOException {
+    RateLimitDecision d;
+    try {
+      d = done.join();
+    } catch (CompletionException | CancellationException e) {
+      return limitFailed(limiter, storeFailure(limiter, e));
+    }
+    return limited(key, d);
+  }
+
+  /** A remote limiter answered while the request was suspended. On the store's thread. */
+  private void stored(RateLimiter<String> limiter, String key, int next, RateLimitDecision d,
+      Throwable failure) {
+    if (!phase.compareAndSet(STORE, ADMITTING)) {
+      return; // the client left or the wait timed out first: nothing more is charged
+    }
+    try {
+      boolean goOn = failure == null
+          ? limited(key, d) : limitFailed(limiter, storeFailure(limiter, failure));
+      if (goOn) {
+        limits(next, null);
+      } else {
+        answered(null);
+      }
+    } catch (IOException | ServletException | RuntimeException e) {
+      SluiceFilter.LOG.debug("rule '{}': could not answer after the rate-limit store did",
+          rule.name(), e);
+      unwatch();
+      end(ClientAborts.isClientAbort(e) ? FilterOutcome.CLIENT_ABORT : FilterOutcome.FAILED);
+      finishAnswered();
+    }
+  }
+
+  private static RuntimeException storeFailure(RateLimiter<String> limiter, Throwable failure) {
+    Throwable cause = unwrap(failure);
+    return cause instanceof RuntimeException r && !(cause instanceof CancellationException)
+        ? r : new RateLimitStoreException("rate-limit store for '" + limiter.name()
+            + "' failed: " + cause, cause);
+  }
+
+  /** The remote store did not answer within the filter's remote store timeout. */
+  private void storeTimedOut() {
+    if (!phase.compareAndSet(STORE, ENDED)) {
+      return;
+    }
+    unwatch();
+    filter.noteStoreFailure(count, "a rate-limit store gave no answer within "
+        + filter.remoteStoreTimeoutMillis + " ms; rule '" + rule.name() + "' answers 503",
+        new RateLimitStoreException("no answer within " + filter.remoteStoreTimeoutMillis
+            + " ms", null));
+    end(FilterOutcome.STORE_FAILURE_CLOSED);
+    try {
+      closeIfBodyUnread();
+      Refusals.unavailable(response);
+    } catch (IOException | RuntimeException e) {
+      SluiceFilter.LOG.debug("could not send 503 to a client that left", e);
+    }
+    finish();
+  }
+
+  /** Stops watching the connection; a byte of a next request read meanwhile closes it after. */
+  private void unwatch() {
+    DisconnectWatcher.Watch w = watch;
+    w.close();
+    if (w.consumedInput()) {
+      response.setHeader("Connection", "close");
+    }
+    watch = DisconnectWatcher.Watch.NONE;
   }
 
   // ---- body -----------------------------------------------------------------------------------
@@ -231,6 +474,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     context.setTimeout(0); // the filter's body deadline and the queue's timeout end the waits
     context.addListener(this);
     async = context;
+    suspended = true;
     bodyStart = filter.clock.nanoTime();
     reader = new BodyReader(request.getInputStream(), declaredLength, maxBody, arrived, this);
     count.readingBodies.increment();
@@ -270,6 +514,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
   private void tooSlow() {
     phase.set(ENDED);
     count.bodyTimeouts.increment();
+    end(FilterOutcome.BODY_TIMEOUT);
     try {
       Refusals.bodyTimeout(response, Math.max(1, TimeUnit.NANOSECONDS.toSeconds(
           filter.clock.nanoTime() - bodyStart)));
@@ -296,6 +541,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
       admit(null);
     } catch (IOException | ServletException | RuntimeException e) {
       SluiceFilter.LOG.warn("rule '{}': admission failed after the body arrived", rule.name(), e);
+      end(FilterOutcome.FAILED);
       phase.set(ENDED);
       settle(true);
       finish();
@@ -308,6 +554,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     cancelBodyDeadline();
     phase.set(ENDED);
     count.bodyTooLarge.increment();
+    end(FilterOutcome.BODY_TOO_LARGE);
     try {
       Refusals.bodyTooLarge(response, maxBody);
     } catch (IOException | RuntimeException e) {
@@ -326,6 +573,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     }
     phase.set(ENDED);
     count.clientAborts.increment();
+    end(FilterOutcome.CLIENT_ABORT);
     SluiceFilter.LOG.debug("rule '{}': client left while sending its body", rule.name(), failure);
     finish();
   }
@@ -381,6 +629,9 @@ final class Admission implements AsyncListener, BodyReader.Sink {
       // Any failure, a store outage or an operator's mistake (a plan without this quota), is a
       // store failure: the rule's fail-open/closed choice answers, the cause goes to the log.
       requestId = null;
+      if (!rule.failOpen() && !rule.shadow()) {
+        end(FilterOutcome.STORE_FAILURE_CLOSED);
+      }
       return filter.storeFailed(rule, count, "quota store for '" + rule.quota() + "'", e,
           response);
     }
@@ -394,6 +645,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     }
     requestId = null; // nothing was consumed: nothing to refund
     count.quotaExceeded.increment();
+    end(FilterOutcome.QUOTA_EXCEEDED);
     Refusals.quotaExceeded(response, q, Instant.now());
     return false;
   }
@@ -406,10 +658,12 @@ final class Admission implements AsyncListener, BodyReader.Sink {
         context.setTimeout(0);
         context.addListener(this);
         async = context;
+        suspended = true;
       } catch (RuntimeException e) {
         p.cancel(false);
         p.thenAccept(RequestQueue.Permit::close); // in case it was granted meanwhile
         settle(true);
+        end(FilterOutcome.FAILED);
         throw e;
       }
     }
@@ -445,12 +699,23 @@ final class Admission implements AsyncListener, BodyReader.Sink {
 
   /** The client went away (or the container gave up on the request) while it waited. */
   private void abandon() {
+    if (phase.compareAndSet(STORE, ENDED)) {
+      // Waiting on a remote store: the store's answer, when it comes, is dropped.
+      watch.close();
+      count.clientAborts.increment();
+      end(FilterOutcome.CLIENT_ABORT);
+      SluiceFilter.LOG.debug("rule '{}': client left while its rate-limit store answered",
+          rule.name());
+      finish();
+      return;
+    }
     if (!phase.compareAndSet(WAITING, ENDED)) {
       return;
     }
     watch.close();
     pending.cancel(false);
     count.abandoned.increment();
+    end(FilterOutcome.ABANDONED);
     settle(true);
     finish();
   }
@@ -458,6 +723,9 @@ final class Admission implements AsyncListener, BodyReader.Sink {
   private void shed(Throwable failure) {
     settle(true);
     count.shed.increment();
+    end(unwrap(failure) instanceof dev.sluice.QueueRejectedException q
+        && q.reason() == dev.sluice.QueueRejectedException.Reason.TIMED_OUT
+        ? FilterOutcome.QUEUE_TIMEOUT : FilterOutcome.QUEUE_REJECTED);
     try {
       Refusals.overloaded(response, unwrap(failure));
     } catch (IOException | RuntimeException e) {
@@ -482,7 +750,9 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     try {
       context.dispatch();
     } catch (IllegalStateException e) {
+      // The exchange already ended (the client left, the container completed it).
       settle(true);
+      end(FilterOutcome.CLIENT_ABORT);
     }
   }
 
@@ -502,13 +772,15 @@ final class Admission implements AsyncListener, BodyReader.Sink {
       return;
     }
     if (req.isAsyncStarted()) {
-      // The handler went asynchronous: settle when it completes, errs or times out.
-      if (async == null) {
+      // The handler went asynchronous: settle when it completes, errs or times out. After an
+      // earlier suspension this listener already rides on the new cycle (onStartAsync).
+      if (!suspended) {
         req.getAsyncContext().addListener(this);
       }
       return;
     }
     settle(rule.refundWhen().test(res.getStatus()));
+    end(FilterOutcome.ADMITTED);
   }
 
   private void handlerFailed(HttpServletResponse res, Exception e) {
@@ -518,9 +790,11 @@ final class Admission implements AsyncListener, BodyReader.Sink {
       count.clientAborts.increment();
       SluiceFilter.LOG.debug("rule '{}': client left during the handler", rule.name(), e);
       settle(!res.isCommitted());
+      end(FilterOutcome.CLIENT_ABORT);
       return;
     }
     count.failed.increment();
+    end(FilterOutcome.FAILED);
     SluiceFilter.LOG.error("rule '{}': the handler failed", rule.name(), e);
     settle(true); // before the answer goes out, so a client that retries at once finds it done
     if (!res.isCommitted()) {
@@ -543,6 +817,13 @@ final class Admission implements AsyncListener, BodyReader.Sink {
     }
     if (failed && requestId != null) {
       filter.refund(rule, count, user, requestId);
+    }
+  }
+
+  /** Reports the final outcome to the listeners, once; nothing at all when there are none. */
+  private void end(FilterOutcome outcome) {
+    if (filter.listeners.length != 0 && REPORTED.compareAndSet(this, 0, 1)) {
+      filter.outcome(rule, outcome);
     }
   }
 
@@ -575,25 +856,37 @@ final class Admission implements AsyncListener, BodyReader.Sink {
   public void onComplete(AsyncEvent event) {
     // Safety net: however the exchange ended, the permit is released and the wait ended, once.
     switch (phase.get()) {
-      case WAITING -> abandon();
-      case DISPATCHED -> settle(rule.refundWhen().test(response.getStatus()));
+      case WAITING, STORE -> abandon();
+      case DISPATCHED -> {
+        settle(rule.refundWhen().test(response.getStatus()));
+        end(FilterOutcome.ADMITTED);
+      }
       case BODY -> {
         if (reader.stop()) {
           count.readingBodies.decrement();
           cancelBodyDeadline();
           count.clientAborts.increment();
+          end(FilterOutcome.CLIENT_ABORT);
         }
       }
-      default -> settle(true);
+      case LIMITED -> { } // the cycle ends with the dispatch that goes on with the body
+      case ENDED -> settle(true);
+      default -> { // the exchange ended between two steps
+        settle(true);
+        end(FilterOutcome.CLIENT_ABORT);
+      }
     }
   }
 
   @Override
   public void onTimeout(AsyncEvent event) {
-    if (phase.get() == DISPATCHED) {
-      settle(true);
-    } else {
-      onError(event);
+    switch (phase.get()) {
+      case DISPATCHED -> {
+        settle(true);
+        end(FilterOutcome.FAILED);
+      }
+      case STORE -> storeTimedOut();
+      default -> onError(event);
     }
   }
 
@@ -605,12 +898,14 @@ final class Admission implements AsyncListener, BodyReader.Sink {
           failed(event.getThrowable() == null ? new IOException("client left") : event.getThrowable());
         }
       }
-      case WAITING -> abandon();
+      case WAITING, STORE -> abandon();
       case DISPATCHED -> {
-        if (ClientAborts.isClientAbort(event.getThrowable())) {
+        boolean abort = ClientAborts.isClientAbort(event.getThrowable());
+        if (abort) {
           count.clientAborts.increment();
         }
         settle(true);
+        end(abort ? FilterOutcome.CLIENT_ABORT : FilterOutcome.FAILED);
       }
       default -> { }
     }
@@ -618,7 +913,10 @@ final class Admission implements AsyncListener, BodyReader.Sink {
 
   @Override
   public void onStartAsync(AsyncEvent event) {
-    // The handler started its own async cycle after our dispatch: keep listening to it.
-    event.getAsyncContext().addListener(this);
+    // The handler started its own async cycle after our dispatch: keep listening to it. A new
+    // cycle of our own (the body or the queue after a remote limit) registers us itself.
+    if (phase.get() == DISPATCHED) {
+      event.getAsyncContext().addListener(this);
+    }
   }
 }

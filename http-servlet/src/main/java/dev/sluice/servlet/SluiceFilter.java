@@ -26,6 +26,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -70,6 +72,22 @@ import org.slf4j.LoggerFactory;
  *       while it reads or writes is counted, not logged as an error.
  *   <li>A shadow rule computes, counts and logs its limit and quota decisions but refuses
  *       nothing: its limiters are charged, its quota is only checked, it does not queue.
+ *   <li>A limiter on a shared, remote store ({@link RateLimiter#isLocal()} false: PostgreSQL,
+ *       Redis) is asked with {@link RateLimiter#tryAcquireAsync(Object, int)}, and while it
+ *       answers the request is suspended in servlet async mode: no container thread waits on the
+ *       network. When the answer comes the next steps run (the per-user limit on the store's
+ *       thread; the body, quota, queue and handler after an async dispatch, on a container
+ *       thread), with the same answers as for a local limiter. A store that fails, or completes
+ *       its stage exceptionally (its own timeout), follows the rule's fail-open or fail-closed
+ *       choice. A client that leaves while its request waits on the store is counted in
+ *       {@link FilterStats#clientAborts()} and nothing more is charged for it (the container must
+ *       notice: Jetty does for requests without a body, Tomcat only when it reports
+ *       {@code AsyncListener.onError}). A store that has not answered within
+ *       {@link Builder#remoteStoreTimeout(Duration)} gets the request answered 503
+ *       {@code unavailable} and counted as a store failure. Local limiters (the in-memory store)
+ *       keep the synchronous path and cost nothing more.
+ *   <li>{@link FilterListener}s hear every request's {@link FilterOutcome}, for metrics;
+ *       {@link #ruleNames()} and {@link #stats(String)} give the per-rule figures.
  * </ul>
  *
  * <p>Error bodies are JSON, valid whatever a message contains, carry
@@ -125,6 +143,12 @@ public final class SluiceFilter implements Filter {
   private final ThrottledLog shadowLog;
   private final long logIntervalNanos;
   private final AtomicLong lastStoreFailure = new AtomicLong(Long.MIN_VALUE);
+  final long remoteStoreTimeoutMillis;
+  private final List<String> ruleNames;
+  /** Copy-on-write, so a request reads it without a lock; empty means no work at all. */
+  volatile FilterListener[] listeners;
+  /** Listeners that have thrown once: their later failures are logged at DEBUG. */
+  private final Set<FilterListener> failedListeners = ConcurrentHashMap.newKeySet();
 
   private SluiceFilter(Builder b) {
     this.name = b.name;
@@ -153,6 +177,9 @@ public final class SluiceFilter implements Filter {
     this.logIntervalNanos = b.logInterval.toNanos();
     this.storeFailureLog = new ThrottledLog(LOG, b.clock, logIntervalNanos);
     this.shadowLog = new ThrottledLog(LOG, b.clock, logIntervalNanos);
+    this.remoteStoreTimeoutMillis = Math.max(1, b.remoteStoreTimeout.toMillis());
+    this.ruleNames = List.copyOf(c.keySet());
+    this.listeners = b.listeners.toArray(new FilterListener[0]);
   }
 
   /**
@@ -178,7 +205,7 @@ public final class SluiceFilter implements Filter {
     if (type == DispatcherType.ASYNC
         && request.getAttribute(admissionAttribute) instanceof Admission admission) {
       request.removeAttribute(admissionAttribute);
-      admission.runHandler(request, response, chain);
+      admission.resume(request, response, chain);
       return;
     }
     if ((type != DispatcherType.REQUEST && type != DispatcherType.ASYNC)
@@ -208,6 +235,47 @@ public final class SluiceFilter implements Filter {
   void shadowRefusal(RouteRule rule, RuleCounters count, String what) {
     count.shadowRefusals.increment();
     shadowLog.warn("shadow rule '" + rule.name() + "' would have refused " + what, null);
+    outcome(rule, FilterOutcome.SHADOW_REFUSAL);
+  }
+
+  /**
+   * Tells the listeners, in order; a listener that throws is logged (WARN once, then DEBUG) and
+   * the next one still hears. Callers check {@code listeners.length} first when they can.
+   */
+  void outcome(RouteRule rule, FilterOutcome outcome) {
+    FilterListener[] ls = listeners;
+    for (FilterListener l : ls) {
+      try {
+        l.onOutcome(rule.name(), outcome);
+      } catch (RuntimeException | Error e) {
+        if (e instanceof VirtualMachineError) {
+          throw e;
+        }
+        if (failedListeners.add(l)) {
+          LOG.warn("filter listener {} threw on {} for rule '{}'; its later failures are logged"
+              + " at DEBUG", l, outcome, rule.name(), e);
+        } else {
+          LOG.debug("filter listener {} threw on {} for rule '{}'", l, outcome, rule.name(), e);
+        }
+      }
+    }
+  }
+
+  /**
+   * Adds a listener after those already registered; it hears requests that end from now on.
+   * Registering is rare and copies the list; requests read it without a lock.
+   *
+   * @param listener the listener
+   * @throws NullPointerException if {@code listener} is null
+   */
+  public void addListener(FilterListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    synchronized (this) {
+      FilterListener[] old = listeners;
+      FilterListener[] grown = java.util.Arrays.copyOf(old, old.length + 1);
+      grown[old.length] = listener;
+      listeners = grown;
+    }
   }
 
   /**
@@ -221,6 +289,9 @@ public final class SluiceFilter implements Filter {
     noteStoreFailure(count, what + " failed; rule '" + rule.name() + "' fails "
         + (open ? "open" : "closed"), e);
     if (open) {
+      if (listeners.length != 0) {
+        outcome(rule, FilterOutcome.STORE_FAILURE_OPEN);
+      }
       return true;
     }
     Refusals.unavailable(response);
@@ -234,7 +305,7 @@ public final class SluiceFilter implements Filter {
   }
 
   /** Counts a store failure, marks the filter unhealthy for a log interval, logs (throttled). */
-  private void noteStoreFailure(RuleCounters count, String message, RuntimeException e) {
+  void noteStoreFailure(RuleCounters count, String message, RuntimeException e) {
     count.storeFailures.increment();
     lastStoreFailure.set(clock.nanoTime());
     storeFailureLog.warn(message, e);
@@ -284,6 +355,16 @@ public final class SluiceFilter implements Filter {
       throw new IllegalArgumentException("no rule named '" + rule + "'; rules: " + counters.keySet());
     }
     return c.snapshot();
+  }
+
+  /**
+   * The names of the rules, in matching order: the keys {@link #stats(String)} takes, and the
+   * {@code rule} a {@link FilterListener} hears.
+   *
+   * @return an immutable list of the rule names
+   */
+  public List<String> ruleNames() {
+    return ruleNames;
   }
 
   /**
@@ -366,8 +447,44 @@ public final class SluiceFilter implements Filter {
     private boolean headersOnAdmitted = true;
     private Duration logInterval = Duration.ofMinutes(1);
     private NanoClock clock = NanoClock.system();
+    private Duration remoteStoreTimeout = Duration.ofSeconds(10);
+    private final List<FilterListener> listeners = new ArrayList<>();
 
     private Builder() {}
+
+    /**
+     * Adds a listener that hears how every matched request ends; listeners are called in the
+     * order added. More can be added later with {@link SluiceFilter#addListener}.
+     *
+     * @param listener the listener
+     * @return this builder
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public Builder listener(FilterListener listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
+
+    /**
+     * Sets the longest a request stays suspended waiting for a remote rate-limit store (one whose
+     * limiter is not {@linkplain RateLimiter#isLocal() local}); default 10 s. It is the servlet
+     * async timeout of that wait: a store that has not answered by then gets the request answered
+     * 503 {@code unavailable} and counted as a store failure. It is a safety net: give the store
+     * its own, much shorter timeout (the PostgreSQL and Redis stores default to 100 ms), whose
+     * expiry follows the rule's fail-open or fail-closed choice.
+     *
+     * @param timeout a positive duration of at least one millisecond
+     * @return this builder
+     * @throws IllegalArgumentException if {@code timeout} is null or below one millisecond
+     */
+    public Builder remoteStoreTimeout(Duration timeout) {
+      if (timeout == null || timeout.toMillis() < 1) {
+        throw new IllegalArgumentException(
+            "remoteStoreTimeout must be >= 1 ms but was " + timeout);
+      }
+      this.remoteStoreTimeout = timeout;
+      return this;
+    }
 
     /**
      * Names the filter, for its health component and logs, when an app runs several (for

@@ -29,14 +29,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 class AtomicQuotaRepositoryTest {
-  private static TestPostgres pg;
+  private static QuotaDatabase pg;
   private static HikariDataSource poolA;
   private static HikariDataSource poolB;
   private static AtomicQuotaRepository quotas;
 
   @BeforeAll
   static void setUp() {
-    pg = TestPostgres.get();
+    pg = QuotaDatabase.get();
     poolA = pg.pool("quota-a", 8);
     poolB = pg.pool("quota-b", 8);
     quotas = AtomicQuotaRepository.create(poolA);
@@ -54,7 +54,7 @@ class AtomicQuotaRepositoryTest {
 
   /** Creates a plan with one quota "q" and returns its name. */
   private static String plan(int allowance, String unit, String timeZone) {
-    String plan = TestPostgres.unique("plan");
+    String plan = QuotaDatabase.unique("plan");
     pg.execute("INSERT INTO sluice.plan (plan) VALUES ('" + plan + "');"
         + "INSERT INTO sluice.plan_quota (plan, quota, allowance, window_unit, time_zone)"
         + " VALUES ('" + plan + "', 'q', " + allowance + ", '" + unit + "', '" + timeZone + "')");
@@ -62,7 +62,7 @@ class AtomicQuotaRepositoryTest {
   }
 
   private static String subjectOn(String plan) {
-    String subject = TestPostgres.unique("subject");
+    String subject = QuotaDatabase.unique("subject");
     pg.execute("INSERT INTO sluice.subject (subject, plan) VALUES ('" + subject + "', '" + plan
         + "')");
     return subject;
@@ -118,7 +118,7 @@ class AtomicQuotaRepositoryTest {
 
   @Test
   void consume_freePlan_allowsThreeChatsPerDayThenRefuses() {
-    String user = TestPostgres.unique("user");
+    String user = QuotaDatabase.unique("user");
     MutableClock clock = new MutableClock(Instant.parse("2030-01-15T10:00:00Z"));
     AtomicQuotaRepository repo = AtomicQuotaRepository.builder(poolA).clock(clock).build();
 
@@ -158,7 +158,7 @@ class AtomicQuotaRepositoryTest {
   @Test
   void consume_concurrentFirstUse_createsOneAccountAndAllowsExactlyTheAllowance()
       throws Exception {
-    String subject = TestPostgres.unique("newcomer");
+    String subject = QuotaDatabase.unique("newcomer");
 
     List<QuotaDecision> decisions = race(32, () -> quotas.consume(subject, "chat"));
 
@@ -468,7 +468,7 @@ class AtomicQuotaRepositoryTest {
     String a = subjectOn(plan);
     String b = subjectOn(plan);
     quotas.consume(a, "q", 2, null);
-    String stranger = TestPostgres.unique("stranger");
+    String stranger = QuotaDatabase.unique("stranger");
 
     List<QuotaStatus> all = quotas.status(List.of(b, a), "q");
     List<QuotaStatus> chat = quotas.status(List.of(stranger), "chat");
@@ -511,14 +511,14 @@ class AtomicQuotaRepositoryTest {
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("amount");
     assertThatThrownBy(() -> quotas.consume("u", "chat", 1, ""))
         .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("requestId");
-    assertThatThrownBy(() -> quotas.consume(TestPostgres.unique("u"), "no-such-quota"))
+    assertThatThrownBy(() -> quotas.consume(QuotaDatabase.unique("u"), "no-such-quota"))
         .isInstanceOf(QuotaConfigurationException.class).hasMessageContaining("no-such-quota");
   }
 
   @Test
   void consume_databaseUnreachable_throwsTypedExceptionWithOutcomeKnown() {
     AtomicQuotaRepository down = AtomicQuotaRepository.create(
-        TestPostgres.dataSource("jdbc:postgresql://127.0.0.1:1/nowhere?connectTimeout=2", null));
+        QuotaDatabase.dataSource("jdbc:postgresql://127.0.0.1:1/nowhere?connectTimeout=2", null));
 
     assertThatThrownBy(() -> down.consume("u", "chat"))
         .isInstanceOfSatisfying(QuotaStoreException.class,

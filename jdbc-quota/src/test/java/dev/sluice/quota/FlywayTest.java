@@ -17,11 +17,11 @@ import org.junit.jupiter.api.Test;
  * application's own V1–V4 (src/test/resources/db/app) on a fresh database.
  */
 class FlywayTest {
-  private static TestPostgres pg;
+  private static QuotaDatabase pg;
 
   @BeforeAll
   static void setUp() {
-    pg = TestPostgres.get();
+    pg = QuotaDatabase.get();
   }
 
   /** The README's setup: Sluice's scripts get their own Flyway, schema and history table. */
@@ -41,7 +41,7 @@ class FlywayTest {
   @Test
   void secondFlywayForSchemaSluice_besideTheApplicationsOwnV1ToV4_migratesBothAndReRunsAsNoOps()
       throws Exception {
-    DataSource db = TestPostgres.dataSource(pg.freshDatabaseUrl(), null);
+    DataSource db = QuotaDatabase.dataSource(pg.freshDatabaseUrl(), null);
 
     MigrateResult app = appFlyway(db).migrate();
     MigrateResult sluice = sluiceFlyway(db).migrate();
@@ -67,7 +67,7 @@ class FlywayTest {
 
   @Test
   void oneFlywayWithBothLocations_failsOnTwoMigrationsAtVersion1() throws Exception {
-    DataSource db = TestPostgres.dataSource(pg.freshDatabaseUrl(), null);
+    DataSource db = QuotaDatabase.dataSource(pg.freshDatabaseUrl(), null);
     Flyway both = Flyway.configure().dataSource(db)
         .locations("classpath:db/app", "classpath:" + QuotaSchema.LOCATION).load();
 

@@ -35,13 +35,13 @@ class MaintenanceAndSecurityTest {
       + " sluice.emergency_cleanup_connections(),"
       + " sluice.emergency_cleanup_connections(interval) TO %1$s";
 
-  private static TestPostgres pg;
+  private static QuotaDatabase pg;
   private final List<String> roles = new ArrayList<>();
   private final List<Connection> connections = new ArrayList<>();
 
   @BeforeAll
   static void setUp() {
-    pg = TestPostgres.get();
+    pg = QuotaDatabase.get();
   }
 
   @AfterEach
@@ -57,7 +57,7 @@ class MaintenanceAndSecurityTest {
   }
 
   private String role(String grants) {
-    String role = TestPostgres.unique("sluice_t");
+    String role = QuotaDatabase.unique("sluice_t");
     roles.add(role);
     // The password is for servers without trust authentication (Testcontainers).
     pg.execute("CREATE ROLE " + role + " LOGIN PASSWORD '" + role + "'");
@@ -129,7 +129,7 @@ class MaintenanceAndSecurityTest {
   void appRole_withDocumentedGrants_consumesButCannotWriteQuotaRows() throws SQLException {
     String app = role(APP_GRANTS);
     AtomicQuotaRepository asApp = AtomicQuotaRepository.create(pg.dataSource(app));
-    String user = TestPostgres.unique("user");
+    String user = QuotaDatabase.unique("user");
 
     assertThat(asApp.consume(user, "chat").allowed()).isTrue();
     assertThat(asApp.consumeAll(List.of(QuotaRequest.of(user, "chat"))))
@@ -155,7 +155,7 @@ class MaintenanceAndSecurityTest {
   @Test
   void appRole_withDocumentedGrants_cannotChooseTheTimeOfAnyCall() {
     String app = role(APP_GRANTS);
-    String user = TestPostgres.unique("user");
+    String user = QuotaDatabase.unique("user");
 
     // Issue 13: with the V2 grants an application could consume tomorrow's allowance today.
     assertThatThrownBy(() -> run(app, "SELECT * FROM sluice.consume_quota('" + user
@@ -186,7 +186,7 @@ class MaintenanceAndSecurityTest {
       throws Exception {
     String url = pg.freshDatabaseUrl();
     String app = role(null);
-    try (Connection c = TestPostgres.dataSource(url, null).getConnection();
+    try (Connection c = QuotaDatabase.dataSource(url, null).getConnection();
         Statement s = c.createStatement()) {
       for (String script : QuotaSchema.scripts().subList(0, 4)) {
         s.execute(QuotaSchema.read(script));
@@ -203,7 +203,7 @@ class MaintenanceAndSecurityTest {
         }
 
         AtomicQuotaRepository asApp =
-            AtomicQuotaRepository.create(TestPostgres.dataSource(url, app));
+            AtomicQuotaRepository.create(QuotaDatabase.dataSource(url, app));
         assertThat(asApp.consume("u", "chat", 1, "r").allowed()).isTrue();
         assertThat(asApp.check("u", "chat", 2)).satisfies(d -> {
           assertThat(d.allowed()).isTrue();
@@ -215,7 +215,7 @@ class MaintenanceAndSecurityTest {
         assertThat(asApp.status("u", "chat"))
             .hasValueSatisfying(st -> assertThat(st.used()).isZero());
         assertThat(asApp.resetExpiredWindows()).isZero();
-        assertThat(PostgresRateLimitStore.create(TestPostgres.dataSource(url, app), "n")
+        assertThat(PostgresRateLimitStore.create(QuotaDatabase.dataSource(url, app), "n")
             .acquire("k", 1, 1).allowed()).isTrue();
         try (ResultSet rs = s.executeQuery("SELECT string_agg(p.proname, ', ') FROM pg_proc p"
             + " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'sluice'"
@@ -319,12 +319,12 @@ class MaintenanceAndSecurityTest {
 
   @Test
   void cleanupOldSessions_deletesEndedHistoryButKeepsTheCurrentWindow() {
-    String plan = TestPostgres.unique("plan");
+    String plan = QuotaDatabase.unique("plan");
     pg.execute("INSERT INTO sluice.plan VALUES ('" + plan + "');"
         + " INSERT INTO sluice.plan_quota (plan, quota, allowance) VALUES ('" + plan
         + "', 'q', 5)");
-    String oldUser = TestPostgres.unique("old");
-    String newUser = TestPostgres.unique("new");
+    String oldUser = QuotaDatabase.unique("old");
+    String newUser = QuotaDatabase.unique("new");
     pg.execute("INSERT INTO sluice.subject (subject, plan) VALUES ('" + oldUser + "', '" + plan
         + "'), ('" + newUser + "', '" + plan + "')");
     Clock longAgo = Clock.fixed(Instant.parse("2001-02-03T04:05:06Z"), ZoneOffset.UTC);

@@ -19,14 +19,14 @@ import org.junit.jupiter.api.Test;
 
 /** Issue 13, batch: consumeAll decides each request atomically, in one round trip. */
 class QuotaBatchTest {
-  private static TestPostgres pg;
+  private static QuotaDatabase pg;
   private static HikariDataSource pool;
   private static QuotaFixtures fx;
   private static AtomicQuotaRepository quotas;
 
   @BeforeAll
   static void setUp() {
-    pg = TestPostgres.get();
+    pg = QuotaDatabase.get();
     pool = pg.pool("quota-batch", 12);
     fx = new QuotaFixtures(pg);
     quotas = AtomicQuotaRepository.create(pool);
@@ -44,7 +44,7 @@ class QuotaBatchTest {
     String plan = fx.plan(3, "day", "UTC");
     String a = fx.subjectOn(plan);
     String b = fx.subjectOn(plan);
-    String newcomer = TestPostgres.unique("newcomer");
+    String newcomer = QuotaDatabase.unique("newcomer");
     QuotaFixtures.MutableClock clock = new QuotaFixtures.MutableClock("2030-05-06T10:00:00Z");
     AtomicQuotaRepository repo = AtomicQuotaRepository.builder(pool).clock(clock).build();
     List<QuotaRequest> batch = List.of(

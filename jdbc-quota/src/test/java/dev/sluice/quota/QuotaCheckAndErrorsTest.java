@@ -16,14 +16,14 @@ import org.junit.jupiter.api.Test;
 
 /** Issue 11 items 5 and 10: the dry-run check, and what operators' mistakes throw. */
 class QuotaCheckAndErrorsTest {
-  private static TestPostgres pg;
+  private static QuotaDatabase pg;
   private static HikariDataSource pool;
   private static QuotaFixtures fx;
   private static AtomicQuotaRepository quotas;
 
   @BeforeAll
   static void setUp() {
-    pg = TestPostgres.get();
+    pg = QuotaDatabase.get();
     pool = pg.pool("quota-check", 4);
     fx = new QuotaFixtures(pg);
     quotas = AtomicQuotaRepository.create(pool);
@@ -94,7 +94,7 @@ class QuotaCheckAndErrorsTest {
 
   @Test
   void check_subjectWithoutAccount_answersAsTheFreePlanAndCreatesNoAccount() {
-    String stranger = TestPostgres.unique("stranger");
+    String stranger = QuotaDatabase.unique("stranger");
 
     QuotaDecision d = quotas.check(stranger, "chat", 3);
 
@@ -184,7 +184,7 @@ class QuotaCheckAndErrorsTest {
         () -> quotas.consume(subject, "q"),
         () -> quotas.check(subject, "q", 1),
         () -> quotas.refund(subject, "q", "before"),
-        () -> quotas.consume(TestPostgres.unique("newcomer"), "no-such-quota"));
+        () -> quotas.consume(QuotaDatabase.unique("newcomer"), "no-such-quota"));
     for (Runnable call : calls) {
       assertThatThrownBy(call::run)
           .isInstanceOfSatisfying(QuotaConfigurationException.class, e -> {
@@ -200,7 +200,7 @@ class QuotaCheckAndErrorsTest {
   @Test
   void consume_anyOtherDatabaseError_isAQuotaStoreExceptionNotAnIllegalArgument() {
     AtomicQuotaRepository stranger = AtomicQuotaRepository.create(
-        TestPostgres.dataSource(pg.url, "sluice_no_such_role_" + System.nanoTime()));
+        QuotaDatabase.dataSource(pg.url(), "sluice_no_such_role_" + System.nanoTime()));
 
     assertThatThrownBy(() -> stranger.check("u", "chat", 1))
         .isExactlyInstanceOf(QuotaStoreException.class)

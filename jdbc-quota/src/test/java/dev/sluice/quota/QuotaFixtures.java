@@ -8,15 +8,15 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /** Plans, subjects, counters and a settable clock for the quota tests. */
 final class QuotaFixtures {
-  private final TestPostgres pg;
+  private final QuotaDatabase pg;
 
-  QuotaFixtures(TestPostgres pg) {
+  QuotaFixtures(QuotaDatabase pg) {
     this.pg = pg;
   }
 
   /** Creates a plan with one quota "q" and returns its name. */
   String plan(int allowance, String unit, String timeZone) {
-    String plan = TestPostgres.unique("plan");
+    String plan = QuotaDatabase.unique("plan");
     pg.execute("INSERT INTO sluice.plan (plan) VALUES ('" + plan + "');"
         + "INSERT INTO sluice.plan_quota (plan, quota, allowance, window_unit, time_zone)"
         + " VALUES ('" + plan + "', 'q', " + allowance + ", '" + unit + "', '" + timeZone + "')");
@@ -24,7 +24,7 @@ final class QuotaFixtures {
   }
 
   String subjectOn(String plan) {
-    String subject = TestPostgres.unique("subject");
+    String subject = QuotaDatabase.unique("subject");
     pg.execute("INSERT INTO sluice.subject (subject, plan) VALUES ('" + subject + "', '" + plan
         + "')");
     return subject;

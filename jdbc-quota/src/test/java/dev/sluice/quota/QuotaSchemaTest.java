@@ -35,8 +35,8 @@ class QuotaSchemaTest {
 
   @Test
   void migrate_twice_secondRunIsANoOp() throws Exception {
-    TestPostgres pg = TestPostgres.get();
-    DataSource fresh = TestPostgres.dataSource(pg.freshDatabaseUrl(), null);
+    QuotaDatabase pg = QuotaDatabase.get();
+    DataSource fresh = QuotaDatabase.dataSource(pg.freshDatabaseUrl(), null);
 
     List<String> first = QuotaSchema.migrate(fresh);
     List<String> second = QuotaSchema.migrate(fresh);
@@ -47,8 +47,8 @@ class QuotaSchemaTest {
 
   @Test
   void migrate_fourInstancesAtOnce_applyEachScriptExactlyOnce() throws Exception {
-    TestPostgres pg = TestPostgres.get();
-    DataSource fresh = TestPostgres.dataSource(pg.freshDatabaseUrl(), null);
+    QuotaDatabase pg = QuotaDatabase.get();
+    DataSource fresh = QuotaDatabase.dataSource(pg.freshDatabaseUrl(), null);
     ExecutorService threads = Executors.newFixedThreadPool(4);
     try {
       CyclicBarrier start = new CyclicBarrier(4);
@@ -73,10 +73,10 @@ class QuotaSchemaTest {
 
   @Test
   void scripts_runAgainByHand_areIdempotentAndKeepAnOperatorsChange() throws Exception {
-    TestPostgres pg = TestPostgres.get();
+    QuotaDatabase pg = QuotaDatabase.get();
     String url = pg.freshDatabaseUrl();
-    QuotaSchema.migrate(TestPostgres.dataSource(url, null));
-    try (var c = TestPostgres.dataSource(url, null).getConnection();
+    QuotaSchema.migrate(QuotaDatabase.dataSource(url, null));
+    try (var c = QuotaDatabase.dataSource(url, null).getConnection();
         var s = c.createStatement()) {
       s.execute("UPDATE sluice.plan_quota SET allowance = 5 WHERE plan = 'free'");
       for (String script : QuotaSchema.scripts()) {
@@ -92,9 +92,9 @@ class QuotaSchemaTest {
 
   @Test
   void migrate_recordedScriptChanged_failsLoudly() throws Exception {
-    TestPostgres pg = TestPostgres.get();
+    QuotaDatabase pg = QuotaDatabase.get();
     String url = pg.freshDatabaseUrl();
-    DataSource fresh = TestPostgres.dataSource(url, null);
+    DataSource fresh = QuotaDatabase.dataSource(url, null);
     QuotaSchema.migrate(fresh);
     try (var c = fresh.getConnection(); var s = c.createStatement()) {
       s.execute("UPDATE sluice.schema_history SET checksum = 'tampered'"

@@ -14,13 +14,13 @@ import org.junit.jupiter.api.Test;
 
 /** Issue 13, correctness items 1 and 4: which window a counter belongs to. */
 class QuotaWindowTest {
-  private static TestPostgres pg;
+  private static QuotaDatabase pg;
   private static HikariDataSource pool;
   private static QuotaFixtures fx;
 
   @BeforeAll
   static void setUp() {
-    pg = TestPostgres.get();
+    pg = QuotaDatabase.get();
     pool = pg.pool("quota-window", 4);
     fx = new QuotaFixtures(pg);
   }
