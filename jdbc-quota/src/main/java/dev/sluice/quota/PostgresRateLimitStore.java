@@ -3,12 +3,14 @@ package dev.sluice.quota;
 import dev.sluice.NanoClock;
 import dev.sluice.RateLimitStore;
 import dev.sluice.RateLimitStoreException;
+import dev.sluice.StoreStats;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Executor;
@@ -18,6 +20,8 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import javax.sql.DataSource;
 import org.jdbi.v3.core.Jdbi;
@@ -88,6 +92,9 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
   private static final int OWN_THREADS = 4;
   private static final int OWN_QUEUE = 1024;
 
+  private final LongAdder calls = new LongAdder();
+  private final LongAdder failures = new LongAdder();
+  private final AtomicLong consecutiveFailures = new AtomicLong();
   private final Jdbi jdbi;
   private final String namespace;
   private final Function<? super K, String> keyText;
@@ -218,6 +225,8 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
         }
       });
     } catch (RejectedExecutionException e) {
+      calls.increment();
+      failed();
       result.completeExceptionally(new RateLimitStoreException("PostgreSQL rate-limit store '"
           + namespace + "' refused a step for key '" + text + "': its executor is saturated or"
           + " shut down (" + e.getMessage() + ")", e));
@@ -252,6 +261,38 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
   }
 
   private Outcome step(String text, long incrementNanos, long toleranceNanos) {
+    calls.increment();
+    try {
+      Outcome outcome = stepOnce(text, incrementNanos, toleranceNanos);
+      if (consecutiveFailures.get() != 0) {
+        consecutiveFailures.set(0);
+      }
+      return outcome;
+    } catch (RuntimeException e) {
+      failed();
+      throw e;
+    }
+  }
+
+  private void failed() {
+    failures.increment();
+    consecutiveFailures.incrementAndGet();
+  }
+
+  /**
+   * This store's steps and failures since it was built (timeouts, lost connections, a saturated
+   * executor), named {@code "postgres:<namespace>"}; see
+   * {@link dev.sluice.HealthContributors#rateLimitStore(dev.sluice.RateLimitStore)}.
+   *
+   * @return the counts, always present
+   */
+  @Override
+  public Optional<StoreStats> stats() {
+    return Optional.of(new StoreStats("postgres:" + namespace, calls.sum(), failures.sum(),
+        consecutiveFailures.get()));
+  }
+
+  private Outcome stepOnce(String text, long incrementNanos, long toleranceNanos) {
     // One clock read per decision: the time goes to the database once, and the step uses it both
     // for the decision and for a key's new cell (issue 12).
     Long now = clock == null ? null : clock.nanoTime();

@@ -6,7 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.zaxxer.hikari.HikariDataSource;
 import dev.sluice.RateLimitDecision;
+import dev.sluice.HealthContributors;
 import dev.sluice.RateLimitStore;
+import dev.sluice.StoreStats;
 import dev.sluice.RateLimitStoreException;
 import dev.sluice.RateLimiter;
 import java.sql.Connection;
@@ -306,8 +308,12 @@ class PostgresRateLimitStoreTest {
         caller.shutdownNow();
         store.close();
       }
+      assertThat(store.stats()).contains(new StoreStats("postgres:" + namespace, 3, 2, 2));
+      assertThat(HealthContributors.rateLimitStore(store).check().score())
+          .isEqualTo(HealthContributors.HALF_OPEN_SCORE);
       // The pool's only connection is healthy and kept no timeout of its own.
       assertThat(store.acquire("hot", 1_000, 1_000_000_000L).allowed()).isTrue();
+      assertThat(store.stats()).contains(new StoreStats("postgres:" + namespace, 4, 2, 0));
       try (Connection c = one.getConnection();
           var s = c.createStatement();
           ResultSet rs = s.executeQuery("SHOW statement_timeout")) {
