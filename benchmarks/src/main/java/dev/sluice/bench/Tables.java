@@ -88,7 +88,10 @@ public final class Tables {
       "quick", new Mode(1, 2, TimeValue.milliseconds(500), 3, TimeValue.milliseconds(500)),
       "full", new Mode(2, 3, TimeValue.seconds(1), 5, TimeValue.seconds(1)));
 
-  /** Database and Redis calls take 0.05-1 ms and a commit can stall on the disk: longer iterations. */
+  /**
+   * Database and Redis calls take 0.05-1 ms, and a commit can stall on the disk: longer
+   * iterations.
+   */
   private static final Map<String, Mode> DATABASE_MODES = Map.of(
       "quick", new Mode(1, 2, TimeValue.seconds(1), 4, TimeValue.seconds(1)),
       "full", new Mode(2, 3, TimeValue.seconds(2), 5, TimeValue.seconds(2)));
