@@ -63,9 +63,9 @@ import org.openjdk.jmh.infra.ThreadParams;
  * refill (16.7 M calls/s) outruns any Redis, so no key is ever refused and both limiters take
  * their allowed path, which writes the key, on every call; a refusal throws and fails the run.
  * Both bound a call at 1 s (Sluice's {@code commandTimeout}, default 100 ms; Bucket4j's
- * {@code requestTimeout}, default none), and both give their keys an expiry: Sluice the time until the bucket is
- * full again, Bucket4j {@code basedOnTimeForRefillingBucketUpToMax(10 s)} as its documentation
- * shows. {@code incr}'s keys are created in set-up with a 10 minute expiry.
+ * {@code requestTimeout}, default none), and both give their keys an expiry: Sluice the time
+ * until the bucket is full again, Bucket4j {@code basedOnTimeForRefillingBucketUpToMax(10 s)} as
+ * its documentation shows. {@code incr}'s keys are created in set-up with a 10 minute expiry.
  *
  * <p>Every trial (one JMH fork of one benchmark and parameter set) writes under fresh key names,
  * so no trial sees another's state. Redis: see {@link BenchRedis}.

@@ -94,10 +94,10 @@ class BenchmarkSmokeTest {
 
   /**
    * Every Redis call (Sluice's store, Bucket4j's Lettuce proxy, the bare INCR) once per key set,
-   * 2 threads, throughput mode only (sample time runs the same code), on {@link BenchRedis}'s server: {@code SLUICE_BENCH_REDIS_URL} or
-   * {@code SLUICE_TEST_REDIS_URL}, else a redis-server of its own from the PATH. If there is no
-   * Redis or it does not answer, the test is skipped with the reason, except under
-   * {@code CI=true}, where it fails.
+   * 2 threads, throughput mode only (sample time runs the same code), on {@link BenchRedis}'s
+   * server: {@code SLUICE_BENCH_REDIS_URL} or {@code SLUICE_TEST_REDIS_URL}, else a redis-server
+   * of its own from the PATH. If there is no Redis or it does not answer, the test is skipped with
+   * the reason, except under {@code CI=true}, where it fails.
    */
   @Test
   void redisStoreBenchmark_everyImplementationRunsOnceWithoutError() throws RunnerException {
