@@ -69,7 +69,7 @@ public class QuotaBenchmark {
 
   @Setup(Level.Trial)
   public void setUp(BenchmarkParams params) {
-    BenchPostgres pg = BenchPostgres.get();
+    QuotaDatabase pg = QuotaDatabase.get();
     int n = subjects.equals("hot") ? 1 : spreadSubjects;
     pg.reset(n);
     names = new String[n];
@@ -78,7 +78,7 @@ public class QuotaBenchmark {
     }
     HikariConfig config = new HikariConfig();
     config.setPoolName("bench");
-    config.setJdbcUrl(pg.url);
+    config.setJdbcUrl(pg.url());
     config.setMaximumPoolSize(params.getThreads());
     config.setMinimumIdle(params.getThreads());
     config.setConnectionTimeout(30_000);
@@ -86,7 +86,7 @@ public class QuotaBenchmark {
     repository = AtomicQuotaRepository.create(pool);
     if (params.getBenchmark().endsWith(".bucket4j")) {
       ProxyManager<Long> manager = Bucket4jPostgreSQL.selectForUpdateBasedBuilder(pool).build();
-      long limit = BenchPostgres.NEVER_REFUSES;
+      long limit = QuotaDatabase.NEVER_REFUSES;
       BucketConfiguration bucket = BucketConfiguration.builder()
           .addLimit(Bandwidth.builder().capacity(limit).refillGreedy(limit, Duration.ofDays(30))
               .build())

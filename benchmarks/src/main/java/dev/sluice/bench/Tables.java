@@ -38,8 +38,10 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * <p>Tables: {@code keyed-1t}, {@code keyed-2t}, {@code keyed-floor},
  * {@code admission-uncontended}, {@code admission-contended}, {@code outbound-1t},
  * {@code outbound-2t}, {@code quota-1c}, {@code quota-8c}, {@code quota-32c} (PostgreSQL: see
- * {@link BenchPostgres}), {@code filter} (real sockets, see {@link FilterLoad}); a prefix such as
- * {@code keyed} or {@code quota} selects several. None named means all.
+ * {@link QuotaDatabase}), {@code redis-1t}, {@code redis-8t}, {@code redis-32t} (Redis: see
+ * {@link BenchRedis} and {@link RedisStoreBenchmark}), {@code filter} (real sockets, see
+ * {@link FilterLoad}); a prefix such as {@code keyed}, {@code quota} or {@code redis} selects
+ * several. None named means all.
  */
 public final class Tables {
   private Tables() {}
@@ -54,6 +56,12 @@ public final class Tables {
      * Iterations are longer than the in-memory tables' ({@link #DATABASE_MODES}).
      */
     THROUGHPUT_LATENCY,
+    /**
+     * Like {@link #THROUGHPUT_LATENCY}, with the same iterations, but ops/s measured in throughput
+     * mode and the percentiles in a separate sample-time run (the benchmark's two modes); under
+     * the table, the ratios issue 15's targets name. All rows on one Redis ({@link BenchRedis}).
+     */
+    REDIS,
     /** Not JMH: {@link FilterLoad} over real sockets. */
     HTTP
   }
@@ -80,7 +88,10 @@ public final class Tables {
       "quick", new Mode(1, 2, TimeValue.milliseconds(500), 3, TimeValue.milliseconds(500)),
       "full", new Mode(2, 3, TimeValue.seconds(1), 5, TimeValue.seconds(1)));
 
-  /** Database calls take ~1 ms and a commit can stall on the disk: longer iterations. */
+  /**
+   * Database and Redis calls take 0.05-1 ms, and a commit can stall on the disk: longer
+   * iterations.
+   */
   private static final Map<String, Mode> DATABASE_MODES = Map.of(
       "quick", new Mode(1, 2, TimeValue.seconds(1), 4, TimeValue.seconds(1)),
       "full", new Mode(2, 3, TimeValue.seconds(2), 5, TimeValue.seconds(2)));
@@ -113,6 +124,9 @@ public final class Tables {
         quotaTable(quota, subjects, 1),
         quotaTable(quota, subjects, 8),
         quotaTable(quota, subjects, 32),
+        redisTable(1),
+        redisTable(8),
+        redisTable(32),
         new Table("filter", "Servlet filter overhead", "", 0, Map.of(), "", r -> "",
             Layout.HTTP));
   }
@@ -122,6 +136,13 @@ public final class Tables {
     return new Table("quota-" + clients + "c", "Quota consume on one PostgreSQL, " + clients
         + (clients == 1 ? " client" : " clients") + ", every call allowed", include, clients,
         Map.of(), "subjects", subjects, Layout.THROUGHPUT_LATENCY);
+  }
+
+  private static Table redisTable(int threads) {
+    return new Table("redis-" + threads + "t", "Rate-limit decision on one Redis, " + threads
+        + (threads == 1 ? " client thread" : " client threads") + ", every call allowed",
+        "dev\\.sluice\\.bench\\.RedisStoreBenchmark\\.", threads, Map.of(), "keys",
+        r -> r.getParams().getParam("keys"), Layout.REDIS);
   }
 
   /**
@@ -186,15 +207,27 @@ public final class Tables {
       }
       if (table.layout() == Layout.ALLOCATION) {
         options.addProfiler(GCProfiler.class);
+      } else if (table.layout() == Layout.REDIS) {
+        // One server for the whole table: a redis-server started here is handed to the forks.
+        String redis = BenchRedis.uri();
+        if (BenchRedis.startedHere()) {
+          options.jvmArgsAppend("-D" + BenchRedis.BENCH_URL + "=" + redis);
+        }
+        md.append("<!-- ").append(table.id()).append(": ").append(m.describe())
+            .append(" -bm thrpt,sample, Redis = ").append(BenchRedis.choice())
+            .append(" -->\n\n");
       } else {
         options.mode(org.openjdk.jmh.annotations.Mode.SampleTime);
         md.append("<!-- ").append(table.id()).append(": ").append(m.describe())
-            .append(" -bm sample, PostgreSQL = ").append(BenchPostgres.choice())
+            .append(" -bm sample, PostgreSQL = ").append(QuotaDatabase.choice())
             .append(" -->\n\n");
       }
       Collection<RunResult> results = new Runner(options.build()).run();
       String section = table.layout() == Layout.ALLOCATION
           ? markdown(table, results) : latencyMarkdown(table, results);
+      if (table.layout() == Layout.REDIS) {
+        section += redisTargets(results);
+      }
       Files.writeString(out.resolve(table.id() + ".md"), section, StandardCharsets.UTF_8);
       md.append(section).append('\n');
       System.out.println(section);
@@ -317,6 +350,63 @@ public final class Tables {
     return s.toString();
   }
 
+  /**
+   * The ratios issue 15's targets name, per key column: Sluice's ops/s over Bucket4j's (target
+   * at least 1.5), Sluice's p99 against Bucket4j's (target at most), and Sluice's p50 over the
+   * bare {@code INCR}'s (target at most 1.2).
+   */
+  private static String redisTargets(Collection<RunResult> results) {
+    // "method|column|mode" -> result
+    Map<String, RunResult> byKey = new LinkedHashMap<>();
+    List<String> columns = new ArrayList<>();
+    for (RunResult r : results) {
+      String method = r.getParams().getBenchmark();
+      method = method.substring(method.lastIndexOf('.') + 1);
+      String column = r.getParams().getParam("keys");
+      if (!columns.contains(column)) {
+        columns.add(column);
+      }
+      byKey.put(method + "|" + column + "|" + r.getParams().getMode().shortLabel(), r);
+    }
+    columns.sort((a, b) -> Integer.compare(order(a), order(b)));
+    StringBuilder s = new StringBuilder("\nTargets (issue 15):");
+    for (String c : columns) {
+      double sluiceOps = opsPerSecond(byKey.get("sluice|" + c + "|thrpt"));
+      double bucketOps = opsPerSecond(byKey.get("bucket4j|" + c + "|thrpt"));
+      double sluiceP50 = percentile(byKey.get("sluice|" + c + "|sample"), 50);
+      double sluiceP99 = percentile(byKey.get("sluice|" + c + "|sample"), 99);
+      double bucketP99 = percentile(byKey.get("bucket4j|" + c + "|sample"), 99);
+      double incrP50 = percentile(byKey.get("incr|" + c + "|sample"), 50);
+      s.append("\n- ").append(c).append(": sluice/bucket4j ops/s = ")
+          .append(ratio(sluiceOps, bucketOps)).append(" (≥ 1.5×); p99 sluice ")
+          .append(number(sluiceP99)).append(" µs vs bucket4j ").append(number(bucketP99))
+          .append(" µs (≤); p50 sluice/incr = ").append(ratio(sluiceP50, incrP50))
+          .append(" (≤ 1.2×)");
+    }
+    return s.append('\n').toString();
+  }
+
+  private static double opsPerSecond(RunResult r) {
+    if (r == null) {
+      return Double.NaN;
+    }
+    Result<?> p = r.getPrimaryResult();
+    return p.getScore() * perSecondFactor(p.getScoreUnit());
+  }
+
+  private static double percentile(RunResult r, double percent) {
+    if (r == null) {
+      return Double.NaN;
+    }
+    Result<?> p = r.getPrimaryResult();
+    return p.getStatistics().getPercentile(percent) * microsFactor(p.getScoreUnit());
+  }
+
+  private static String ratio(double a, double b) {
+    return Double.isNaN(a) || Double.isNaN(b) || b == 0 ? "–"
+        : String.format(Locale.ROOT, "%.2f×", a / b);
+  }
+
   /** Factor from a JMH throughput unit ({@code ops/us} ...) to ops/s. */
   private static double perSecondFactor(String unit) {
     return switch (unit) {
@@ -354,9 +444,9 @@ public final class Tables {
 
   private static final List<String> ORDER = Arrays.asList(
       "sluicePermit", "sluiceDecision", "sluice", "sluiceGuard", "sluiceBreaker", "hot", "uniform",
-      "skewed", "spread", "sluiceRequestId", "sluiceSql", "rawUpdate", "bucket4j", "failsafe", "failsafeSizeOnly", "guava",
-      "resilience4j", "concurrencyLimits", "nanoTime", "gcraStepOnly", "concurrentHashMap",
-      "caffeineSizeOnly", "caffeineExpiring");
+      "skewed", "spread", "100k", "sluiceRequestId", "sluiceSql", "rawUpdate", "incr", "bucket4j",
+      "failsafe", "failsafeSizeOnly", "guava", "resilience4j", "concurrencyLimits", "nanoTime",
+      "gcraStepOnly", "concurrentHashMap", "caffeineSizeOnly", "caffeineExpiring");
 
   private static int order(String name) {
     int i = ORDER.indexOf(name);

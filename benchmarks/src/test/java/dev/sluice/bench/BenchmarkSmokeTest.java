@@ -2,6 +2,9 @@ package dev.sluice.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.lettuce.core.RedisClient;
+import io.lettuce.core.api.StatefulRedisConnection;
+import java.time.Duration;
 import java.util.Collection;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
@@ -62,7 +65,7 @@ class BenchmarkSmokeTest {
   void quotaBenchmark_everyCallRunsOnceWithoutError() throws RunnerException {
     System.setProperty("SLUICE_BENCH_POSTGRES", "embedded");
     try {
-      BenchPostgres.get();
+      QuotaDatabase.get();
     } catch (RuntimeException e) {
       if ("true".equals(System.getenv("CI"))) {
         throw e;
@@ -86,6 +89,47 @@ class BenchmarkSmokeTest {
     Collection<RunResult> results = new Runner(options).run();
 
     assertThat(results).hasSize(10); // 5 calls x {hot, spread}
+    assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
+  }
+
+  /**
+   * Every Redis call (Sluice's store, Bucket4j's Lettuce proxy, the bare INCR) once per key set,
+   * 2 threads, throughput mode only (sample time runs the same code), on {@link BenchRedis}'s
+   * server: {@code SLUICE_BENCH_REDIS_URL} or {@code SLUICE_TEST_REDIS_URL}, else a redis-server
+   * of its own from the PATH. If there is no Redis or it does not answer, the test is skipped with
+   * the reason, except under {@code CI=true}, where it fails.
+   */
+  @Test
+  void redisStoreBenchmark_everyImplementationRunsOnceWithoutError() throws RunnerException {
+    try {
+      RedisClient client = RedisClient.create(BenchRedis.uri());
+      try (StatefulRedisConnection<String, String> c = client.connect()) {
+        c.sync().ping();
+      } finally {
+        client.shutdown(Duration.ZERO, Duration.ofSeconds(5));
+      }
+    } catch (RuntimeException e) {
+      if ("true".equals(System.getenv("CI"))) {
+        throw e;
+      }
+      System.err.println("SKIPPING the Redis benchmark smoke: no Redis answered: " + e);
+      Assumptions.abort("no Redis answered: " + e);
+    }
+    Options options = new OptionsBuilder()
+        .include("dev\\.sluice\\.bench\\.RedisStoreBenchmark\\.")
+        .mode(Mode.Throughput)
+        .forks(0)
+        .threads(2)
+        .warmupIterations(0)
+        .measurementIterations(1)
+        .measurementTime(TimeValue.milliseconds(50))
+        .shouldFailOnError(true)
+        .output("target/jmh-smoke-RedisStoreBenchmark.log")
+        .build();
+
+    Collection<RunResult> results = new Runner(options).run();
+
+    assertThat(results).hasSize(6); // {sluice, bucket4j, incr} x {hot, 100k}
     assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
   }
 
