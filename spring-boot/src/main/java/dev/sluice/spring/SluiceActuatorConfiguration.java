@@ -29,9 +29,13 @@ public class SluiceActuatorConfiguration {
   /** Creates the configuration; Spring calls this. */
   public SluiceActuatorConfiguration() {}
 
-  /** The health indicator, when Boot's health support is present. */
+  /**
+   * The health indicator, when Boot's health support is present. The condition names the
+   * indicator itself: it loads only where its {@code HealthIndicator} interface exists (in
+   * {@code spring-boot-health} on Boot 4, in {@code spring-boot-actuator} on Boot 3).
+   */
   @Configuration(proxyBeanMethods = false)
-  @ConditionalOnClass(name = "org.springframework.boot.health.contributor.HealthIndicator")
+  @ConditionalOnClass(name = "dev.sluice.spring.SluiceHealthIndicator")
   @ConditionalOnProperty(prefix = "management.health.sluice", name = "enabled",
       havingValue = "true", matchIfMissing = true)
   static class HealthIndicatorConfiguration {
