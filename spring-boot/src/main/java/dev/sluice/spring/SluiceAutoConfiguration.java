@@ -189,7 +189,7 @@ public class SluiceAutoConfiguration {
    */
   @Bean
   @ConditionalOnMissingBean
-  public Reconfigurer sluiceReconfigurer() {
+  Reconfigurer sluiceReconfigurer() {
     return Reconfigurer.unsupported();
   }
 

@@ -12,7 +12,7 @@ import org.springframework.web.bind.annotation.RestController;
 
 /** A small application the HTTP tests start on a random port. */
 @SpringBootApplication
-public class TestApp {
+class TestApp {
 
   /** Lets a test hold requests inside the handler and release them. */
   static final class Gate {

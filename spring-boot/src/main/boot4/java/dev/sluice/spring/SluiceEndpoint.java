@@ -14,12 +14,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.function.Supplier;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
-import org.springframework.boot.actuate.endpoint.annotation.OptionalParameter;
 import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
 import org.springframework.boot.actuate.endpoint.annotation.Selector;
 import org.springframework.boot.actuate.endpoint.annotation.WriteOperation;
 import org.springframework.boot.actuate.endpoint.web.WebEndpointResponse;
 import org.springframework.boot.convert.DurationStyle;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@code sluice} actuator endpoint: Sluice's operator view and actions.
@@ -154,12 +154,12 @@ public class SluiceEndpoint {
    */
   @WriteOperation
   public WebEndpointResponse<Map<String, Object>> change(@Selector String kind,
-      @Selector String name, @OptionalParameter String action,
-      @OptionalParameter Integer limit, @OptionalParameter String period,
-      @OptionalParameter Integer burst, @OptionalParameter Integer maxConcurrent,
-      @OptionalParameter Integer maxConcurrentPerKey, @OptionalParameter Integer maxQueued,
-      @OptionalParameter String timeout, @OptionalParameter Integer failureThreshold,
-      @OptionalParameter String openDuration, @OptionalParameter Integer halfOpenProbes) {
+      @Selector String name, @Nullable String action,
+      @Nullable Integer limit, @Nullable String period,
+      @Nullable Integer burst, @Nullable Integer maxConcurrent,
+      @Nullable Integer maxConcurrentPerKey, @Nullable Integer maxQueued,
+      @Nullable String timeout, @Nullable Integer failureThreshold,
+      @Nullable String openDuration, @Nullable Integer halfOpenProbes) {
     Object c = find(kind, name);
     if (c == null) {
       return notFound(kind, name);
