@@ -21,6 +21,7 @@ http-servlet:sluice-servlet:jar
 testing:sluice-testing:jar
 "
 [ -d redis ] && modules="$modules redis:sluice-redis:jar"
+[ -d spring-boot ] && modules="$modules spring-boot:sluice-spring-boot-starter:jar"
 
 fail=0
 check_file() {
