@@ -190,7 +190,7 @@ public class SluiceAutoConfiguration {
   @Bean
   @ConditionalOnMissingBean
   Reconfigurer sluiceReconfigurer() {
-    return Reconfigurer.unsupported();
+    return Reconfigurer.core();
   }
 
   private static ClientAddressResolver addressResolver(SluiceProperties.Filter f) {

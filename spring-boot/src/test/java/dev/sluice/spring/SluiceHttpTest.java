@@ -2,6 +2,7 @@ package dev.sluice.spring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sluice.RateLimiter;
 import dev.sluice.RequestQueue;
 import dev.sluice.testing.Await;
 import java.io.IOException;
@@ -176,11 +177,33 @@ class SluiceHttpTest {
         .statusCode()).isEqualTo(404);
     assertThat(post("/actuator/sluice/circuit-breaker/downstream", "{\"action\":\"reset\"}")
         .statusCode()).isEqualTo(200);
-    // Settings changes wait for core's runtime reconfiguration API: refused, nothing changed.
+    // A settings change goes to core's runtime reconfiguration: only the given fields change. Limit
+    // and burst move together, so the burst tolerance (burst x period / limit) stays one hour and
+    // restoring the settings afterwards leaves the limiter exactly as the other tests expect it.
+    RateLimiter<String> limited = components.rateLimiters().get("limited");
+    RateLimiter.Settings before = limited.settings();
+    try {
+      changeTheLimitLive(limited);
+    } finally {
+      limited.reconfigure(before); // the context, and this limiter, serve the other tests too
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private void changeTheLimitLive(RateLimiter<String> limited) throws Exception {
     HttpResponse<String> change =
-        post("/actuator/sluice/rate-limiter/limited", "{\"limit\":10}");
-    assertThat(change.statusCode()).isEqualTo(501);
-    assertThat(components.rateLimiters().get("limited").limit()).isEqualTo(2);
+        post("/actuator/sluice/rate-limiter/limited", "{\"limit\":10,\"burst\":10}");
+    assertThat(change.statusCode()).as(change.body()).isEqualTo(200);
+    assertThat(((Number) json(change.body()).get("limit")).intValue()).isEqualTo(10);
+    assertThat(json(change.body())).containsEntry("period", "PT1H");
+    RateLimiter.Settings now = limited.settings();
+    assertThat(now.limit()).isEqualTo(10);
+    assertThat(now.period()).isEqualTo(Duration.ofHours(1));
+    HttpResponse<String> negative =
+        post("/actuator/sluice/rate-limiter/limited", "{\"limit\":-1}");
+    assertThat(negative.statusCode()).isEqualTo(400);
+    assertThat((String) json(negative.body()).get("message")).contains("limit");
+    assertThat(limited.settings().limit()).isEqualTo(10);
   }
 
   private HttpResponse<String> get(String path) throws IOException, InterruptedException {

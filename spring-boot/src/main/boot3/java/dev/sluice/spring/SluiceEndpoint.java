@@ -37,7 +37,8 @@ import org.springframework.lang.Nullable;
  *       for the queue; {@code failureThreshold}, {@code openDuration}, {@code halfOpenProbes}
  *       for a breaker. Durations are {@code 30s} or {@code PT30S}; settings left out keep their
  *       value. Answers 200 with the component's new view, 400 for a bad value or action, 404
- *       for an unknown component, 501 when this core cannot change settings at run time.
+ *       for an unknown component, 409 for a setting that cannot change (an adaptive queue's
+ *       maxConcurrent), 501 when the reconfigurer refuses runtime changes.
  * </ul>
  *
  * <p>Write operations change protection at run time: expose this endpoint only behind
@@ -150,7 +151,7 @@ public class SluiceEndpoint {
    * @param failureThreshold a breaker's consecutive failures before opening
    * @param openDuration how long a breaker stays open
    * @param halfOpenProbes a breaker's probe calls
-   * @return the component's view after the change; 400, 404 or 501 with an error
+   * @return the component's view after the change; 400, 404, 409 or 501 with an error
    */
   @WriteOperation
   public WebEndpointResponse<Map<String, Object>> change(@Selector String kind,
@@ -185,6 +186,9 @@ public class SluiceEndpoint {
       return error(WebEndpointResponse.STATUS_BAD_REQUEST, "invalid", e.getMessage());
     } catch (UnsupportedOperationException e) {
       return error(501, "unsupported", e.getMessage());
+    } catch (IllegalStateException e) {
+      // An adaptive queue's maxConcurrent belongs to its limit algorithm.
+      return error(409, "not_reconfigurable", e.getMessage());
     }
     return new WebEndpointResponse<>(viewOf(c), WebEndpointResponse.STATUS_OK);
   }

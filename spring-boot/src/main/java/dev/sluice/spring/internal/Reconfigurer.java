@@ -12,7 +12,8 @@ import java.time.Duration;
  *
  * <p>Core's runtime reconfiguration API ({@code RateLimiter.reconfigure(RateLimiter.Settings)},
  * {@code RequestQueue.reconfigure(RequestQueue.Settings)}, the circuit breaker's equivalent) is
- * wired in behind this interface; until then {@link #unsupported()} refuses every change.
+ * wired in behind this interface by {@link #core()}; {@link #unsupported()} refuses every change
+ * (for an application that wants the endpoint read-only).
  *
  * <p>Implementations must be thread-safe.
  */
@@ -56,6 +57,45 @@ public interface Reconfigurer {
    */
   void circuitBreaker(CircuitBreaker breaker, Integer failureThreshold, Duration openDuration,
       Integer halfOpenProbes);
+
+  /**
+   * The reconfigurer over core's runtime reconfiguration API: {@link RateLimiter#reconfigure},
+   * {@link RequestQueue#reconfigure} and {@link CircuitBreaker#reconfigure}, each of which logs
+   * the change at INFO with old and new settings.
+   *
+   * @return the reconfigurer
+   */
+  static Reconfigurer core() {
+    return new Reconfigurer() {
+      @Override
+      public void rateLimiter(RateLimiter<?> limiter, int limit, Duration period, int burst) {
+        limiter.reconfigure(new RateLimiter.Settings(limit, period, burst));
+      }
+
+      @Override
+      public void requestQueue(RequestQueue<?> queue, int maxConcurrent,
+          int maxConcurrentPerKey, int maxQueued, Duration timeout) {
+        queue.reconfigure(
+            new RequestQueue.Settings(maxConcurrent, maxConcurrentPerKey, maxQueued, timeout));
+      }
+
+      @Override
+      public void circuitBreaker(CircuitBreaker breaker, Integer failureThreshold,
+          Duration openDuration, Integer halfOpenProbes) {
+        CircuitBreaker.Settings next = breaker.settings();
+        if (failureThreshold != null) {
+          next = next.withFailureThreshold(failureThreshold);
+        }
+        if (openDuration != null) {
+          next = next.withOpenDuration(openDuration);
+        }
+        if (halfOpenProbes != null) {
+          next = next.withHalfOpenProbes(halfOpenProbes);
+        }
+        breaker.reconfigure(next);
+      }
+    };
+  }
 
   /**
    * A reconfigurer that refuses every change, for a core without runtime reconfiguration.
