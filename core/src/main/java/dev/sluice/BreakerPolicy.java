@@ -20,6 +20,8 @@ final class BreakerPolicy implements Policy<Object> {
   private final NanoClock clock;
   private final UnaryOperator<Throwable> translate;
   private final boolean timed;
+  /** The breaker when it is Sluice's own, whose listeners want durations and exceptions. */
+  private final DefaultCircuitBreaker observable;
   private final PolicyConfig<Object> config = new PolicyConfig<Object>() {};
 
   BreakerPolicy(CircuitBreaker breaker, NanoClock clock, UnaryOperator<Throwable> translate) {
@@ -28,6 +30,8 @@ final class BreakerPolicy implements Policy<Object> {
     this.translate = translate;
     this.timed = !(breaker instanceof DefaultCircuitBreaker)
         || ((DefaultCircuitBreaker) breaker).timesCalls();
+    this.observable =
+        breaker instanceof DefaultCircuitBreaker ? (DefaultCircuitBreaker) breaker : null;
   }
 
   @Override
@@ -43,6 +47,8 @@ final class BreakerPolicy implements Policy<Object> {
   /** One per execution; its attempts run one after another. */
   private final class Executor extends PolicyExecutor<Object> {
     private volatile long start;
+    /** Whether this attempt read the clock at its start. */
+    private volatile boolean timing;
 
     Executor(int policyIndex) {
       super(BreakerPolicy.this, policyIndex);
@@ -55,7 +61,8 @@ final class BreakerPolicy implements Policy<Object> {
       } catch (CircuitOpenException refused) {
         return ExecutionResult.exception(refused);
       }
-      if (timed) {
+      timing = timed || observable != null && observable.observed();
+      if (timing) {
         start = clock.nanoTime();
       }
       return null;
@@ -77,12 +84,16 @@ final class BreakerPolicy implements Policy<Object> {
     @Override
     protected ExecutionResult<Object> onFailure(
         ExecutionContext<Object> context, ExecutionResult<Object> result) {
-      breaker.recordFailure(elapsed());
+      if (observable != null) {
+        observable.recordFailure(elapsed(), translate.apply(result.getException()));
+      } else {
+        breaker.recordFailure(elapsed());
+      }
       return result;
     }
 
     private Duration elapsed() {
-      return timed ? Duration.ofNanos(Math.max(0, clock.nanoTime() - start)) : Duration.ZERO;
+      return timing ? Duration.ofNanos(Math.max(0, clock.nanoTime() - start)) : Duration.ZERO;
     }
   }
 }

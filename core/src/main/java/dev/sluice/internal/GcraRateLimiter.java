@@ -4,6 +4,7 @@ import dev.sluice.RateLimitDecision;
 import dev.sluice.RateLimitStore;
 import dev.sluice.RateLimitStoreException;
 import dev.sluice.RateLimiter;
+import dev.sluice.RateLimiterListener;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CancellationException;
@@ -29,6 +30,8 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
   /** The default store, called directly so the hot path allocates nothing; else null. */
   private final InMemoryRateLimitStore<K> memory;
   private final boolean local;
+  /** Told of every decision and store failure; empty costs one volatile read per decision. */
+  private final Listeners<RateLimiterListener<? super K>> listeners;
 
   /**
    * Creates a limiter; arguments were validated by the builder.
@@ -53,6 +56,7 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
     this.store = store;
     this.memory = store instanceof InMemoryRateLimitStore ? (InMemoryRateLimitStore<K>) store : null;
     this.local = memory != null || !store.isRemote();
+    this.listeners = new Listeners<>("rate limiter '" + name + "'");
   }
 
   @Override
@@ -68,15 +72,65 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
           "cost must be in [1, burst=" + burst + "] but was " + cost);
     }
     long increment = cost * interval;
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      return reported(key, increment, ls);
+    }
     if (memory != null) {
       return memory.acquire(key, increment, tolerance, this);
     }
     return decision(store.acquire(key, increment, tolerance), increment);
   }
 
+  /** A synchronous decision told to the listeners (the path with at least one listener). */
+  private RateLimitDecision reported(K key, long increment, Object[] ls) {
+    RateLimitDecision d;
+    try {
+      d = memory != null
+          ? memory.acquire(key, increment, tolerance, this)
+          : decision(store.acquire(key, increment, tolerance), increment);
+    } catch (RateLimitStoreException e) {
+      storeFailed(ls, key, e);
+      throw e;
+    }
+    decided(ls, key, d);
+    return d;
+  }
+
+  @SuppressWarnings("unchecked")
+  private void decided(Object[] ls, K key, RateLimitDecision d) {
+    for (Object l : ls) {
+      try {
+        ((RateLimiterListener<? super K>) l).onDecision(key, d);
+      } catch (RuntimeException e) {
+        listeners.failed(l, "onDecision", e);
+      }
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private void storeFailed(Object[] ls, K key, RuntimeException failure) {
+    for (Object l : ls) {
+      try {
+        ((RateLimiterListener<? super K>) l).onStoreFailure(key, failure);
+      } catch (RuntimeException e) {
+        listeners.failed(l, "onStoreFailure", e);
+      }
+    }
+  }
+
+  @Override
+  public void addListener(RateLimiterListener<? super K> listener) {
+    listeners.add(listener);
+  }
+
   @Override
   public boolean tryAcquirePermit(K key) {
     Objects.requireNonNull(key, "key");
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      return reported(key, interval, ls).allowed();
+    }
     if (memory != null) {
       return memory.tryAcquire(key, interval, tolerance);
     }
@@ -91,9 +145,12 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
           "cost must be in [1, burst=" + burst + "] but was " + cost);
     }
     long increment = cost * interval;
+    Object[] ls = listeners.array();
     if (local) {
       try {
-        return CompletableFuture.completedFuture(memory != null
+        return CompletableFuture.completedFuture(ls.length != 0
+            ? reported(key, increment, ls)
+            : memory != null
             ? memory.acquire(key, increment, tolerance, this)
             : decision(store.acquire(key, increment, tolerance), increment));
       } catch (RateLimitStoreException e) {
@@ -104,6 +161,9 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
     try {
       step = store.acquireAsync(key, increment, tolerance);
     } catch (RateLimitStoreException e) {
+      if (ls.length != 0) {
+        storeFailed(ls, key, e);
+      }
       return CompletableFuture.failedFuture(e);
     }
     // A stage of our own rather than thenApply, so a failure reaches the caller as the store's
@@ -111,9 +171,17 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
     CompletableFuture<RateLimitDecision> result = new CompletableFuture<>();
     step.whenComplete((outcome, failure) -> {
       if (failure == null) {
-        result.complete(decision(outcome, increment));
+        RateLimitDecision d = decision(outcome, increment);
+        if (ls.length != 0) {
+          decided(ls, key, d);
+        }
+        result.complete(d);
       } else {
-        result.completeExceptionally(storeFailure(key, failure));
+        Throwable cause = storeFailure(key, failure);
+        if (ls.length != 0 && cause instanceof RateLimitStoreException) {
+          storeFailed(ls, key, (RateLimitStoreException) cause);
+        }
+        result.completeExceptionally(cause);
       }
     });
     return result;
