@@ -9,6 +9,8 @@
 module dev.sluice.micrometer {
   requires transitive dev.sluice.core;
   requires transitive micrometer.core;
+  // Optional: only SluiceFilterMetrics (compiled when the filter's listener API is present).
+  requires static transitive dev.sluice.servlet;
 
   exports dev.sluice.micrometer;
 }
