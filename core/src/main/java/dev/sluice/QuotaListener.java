@@ -18,7 +18,8 @@ package dev.sluice;
 public interface QuotaListener {
 
   /**
-   * Units were consumed (once per decision; a batch reports each of its requests).
+   * Units were consumed (once per decision; a batch reports each of its requests). A consume
+   * repeated with the same request id is answered, and reported, again, with the same figures.
    *
    * @param subject who was charged (log it, never tag a metric with it)
    * @param quota the quota's name

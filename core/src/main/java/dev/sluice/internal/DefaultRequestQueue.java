@@ -988,14 +988,17 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
    * completed it first, as cancelled. */
   private void fail(List<Waiter<K>> waiters, long[] waited, Reason reason, int queuedNow) {
     int failed = 0;
-    boolean[] wasFailed = new boolean[waiters.size()];
+    Object[] ls = listeners.array();
+    boolean[] wasFailed = ls.length == 0 ? null : new boolean[waiters.size()];
     for (int i = 0; i < waiters.size(); i++) {
       Waiter<K> waiter = waiters.get(i);
       cancelDeadline(waiter);
       if (waiter.fail(
           new QueueRejectedException(reason, name, queuedNow, waited[i], retryAfterNanos))) {
         failed++;
-        wasFailed[i] = true;
+        if (wasFailed != null) {
+          wasFailed[i] = true;
+        }
       }
     }
     lock.lock();
@@ -1005,8 +1008,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
     } finally {
       lock.unlock();
     }
-    Object[] ls = listeners.array();
-    if (ls.length != 0) {
+    if (wasFailed != null) {
       for (int i = 0; i < waiters.size(); i++) {
         Waiter<K> w = waiters.get(i);
         int event = !wasFailed[i] ? EVENT_CANCELLED
