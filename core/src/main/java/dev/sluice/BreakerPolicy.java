@@ -19,18 +19,24 @@ final class BreakerPolicy implements Policy<Object> {
   private final CircuitBreaker breaker;
   private final NanoClock clock;
   private final UnaryOperator<Throwable> translate;
+  /** The breaker when it is Sluice's own, whose listeners want durations and exceptions. */
+  private final DefaultCircuitBreaker observable;
   private final PolicyConfig<Object> config = new PolicyConfig<Object>() {};
 
   BreakerPolicy(CircuitBreaker breaker, NanoClock clock, UnaryOperator<Throwable> translate) {
     this.breaker = breaker;
     this.clock = clock;
     this.translate = translate;
+    this.observable =
+        breaker instanceof DefaultCircuitBreaker ? (DefaultCircuitBreaker) breaker : null;
   }
 
-  /** Asked per attempt: a reconfigured breaker may gain or lose its slow-call threshold. */
+  /**
+   * Asked per attempt: a reconfigured breaker may gain or lose its slow-call threshold, and
+   * listeners may come and go.
+   */
   private boolean timed() {
-    return !(breaker instanceof DefaultCircuitBreaker)
-        || ((DefaultCircuitBreaker) breaker).timesCalls();
+    return observable == null || observable.timesCalls() || observable.observed();
   }
 
   @Override
@@ -46,7 +52,8 @@ final class BreakerPolicy implements Policy<Object> {
   /** One per execution; its attempts run one after another. */
   private final class Executor extends PolicyExecutor<Object> {
     private volatile long start;
-    private volatile boolean timed;
+    /** Whether this attempt read the clock at its start. */
+    private volatile boolean timing;
 
     Executor(int policyIndex) {
       super(BreakerPolicy.this, policyIndex);
@@ -59,8 +66,8 @@ final class BreakerPolicy implements Policy<Object> {
       } catch (CircuitOpenException refused) {
         return ExecutionResult.exception(refused);
       }
-      timed = timed();
-      if (timed) {
+      timing = timed();
+      if (timing) {
         start = clock.nanoTime();
       }
       return null;
@@ -82,12 +89,16 @@ final class BreakerPolicy implements Policy<Object> {
     @Override
     protected ExecutionResult<Object> onFailure(
         ExecutionContext<Object> context, ExecutionResult<Object> result) {
-      breaker.recordFailure(elapsed());
+      if (observable != null) {
+        observable.recordFailure(elapsed(), translate.apply(result.getException()));
+      } else {
+        breaker.recordFailure(elapsed());
+      }
       return result;
     }
 
     private Duration elapsed() {
-      return timed ? Duration.ofNanos(Math.max(0, clock.nanoTime() - start)) : Duration.ZERO;
+      return timing ? Duration.ofNanos(Math.max(0, clock.nanoTime() - start)) : Duration.ZERO;
     }
   }
 }

@@ -1,6 +1,8 @@
 package dev.sluice;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -43,8 +45,9 @@ import java.util.function.Supplier;
  * {@code record} methods) or inside an {@link OutboundGuard}. Time comes from an injected
  * {@link NanoClock}; the open duration is measured with it, never with the wall clock.
  *
- * <p><b>Thread safety.</b> Instances are thread-safe. State listeners run on the thread that
- * caused the transition, after the breaker's lock is released.
+ * <p><b>Thread safety.</b> Instances are thread-safe. Listeners run after the breaker's lock is
+ * released, transitions one at a time in the order they were made (see
+ * {@link CircuitBreakerListener}).
  */
 public interface CircuitBreaker {
 
@@ -58,7 +61,10 @@ public interface CircuitBreaker {
     HALF_OPEN
   }
 
-  /** Observes state transitions. */
+  /**
+   * Observes state transitions; a shorthand for
+   * {@link CircuitBreakerListener#onStateTransition}, with the same threading and order.
+   */
   @FunctionalInterface
   interface StateListener {
     /**
@@ -155,12 +161,30 @@ public interface CircuitBreaker {
   <T> CompletableFuture<T> callAsync(Supplier<? extends CompletionStage<T>> work);
 
   /**
-   * Adds a listener for state transitions.
+   * Adds a listener for state transitions, as a {@link CircuitBreakerListener} that only
+   * implements {@link CircuitBreakerListener#onStateTransition}.
    *
    * @param listener the listener
    * @throws NullPointerException if {@code listener} is null
    */
   void onStateChange(StateListener listener);
+
+  /**
+   * Adds a listener, told of every later state transition and recorded outcome, after those
+   * already added. See {@link CircuitBreakerListener} for threading and order. Every breaker
+   * Sluice builds supports it.
+   *
+   * <p>The default throws, for implementations outside Sluice written before listeners existed.
+   *
+   * @param listener the listener
+   * @throws NullPointerException if {@code listener} is null
+   * @throws UnsupportedOperationException if this implementation has no listeners (never for
+   *     Sluice's own)
+   */
+  default void addListener(CircuitBreakerListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    throw new UnsupportedOperationException(getClass().getName() + " does not support listeners");
+  }
 
   /** Closes the breaker and forgets all counts, as after a manual recovery. */
   void reset();
@@ -360,8 +384,22 @@ public interface CircuitBreaker {
     Predicate<Throwable> recordFailure = t -> true;
     NanoClock clock = NanoClock.system();
     StateListener listener;
+    final List<CircuitBreakerListener> listeners = new ArrayList<>();
 
     Builder() {}
+
+    /**
+     * Adds a listener to every breaker this builder builds, as
+     * {@link CircuitBreaker#addListener(CircuitBreakerListener)} would.
+     *
+     * @param listener the listener
+     * @return this builder
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public Builder listener(CircuitBreakerListener listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
 
     /**
      * Names the breaker.
@@ -502,7 +540,11 @@ public interface CircuitBreaker {
      * @return a new breaker
      */
     public CircuitBreaker build() {
-      return new DefaultCircuitBreaker(this);
+      DefaultCircuitBreaker breaker = new DefaultCircuitBreaker(this);
+      for (CircuitBreakerListener l : listeners) {
+        breaker.addListener(l);
+      }
+      return breaker;
     }
 
     static Duration requirePositive(String what, Duration d) {

@@ -52,6 +52,11 @@ final class CountingRateLimiter<K> implements RateLimiter<K> {
   }
 
   @Override
+  public void addListener(RateLimiterListener<? super K> listener) {
+    delegate.addListener(listener);
+  }
+
+  @Override
   public boolean isLocal() {
     return delegate.isLocal();
   }

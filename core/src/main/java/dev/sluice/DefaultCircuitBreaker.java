@@ -1,17 +1,16 @@
 package dev.sluice;
 
+import dev.sluice.internal.Listeners;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Sluice's own breaker state machine. Failsafe's {@code CircuitBreaker} measures its open delay and
@@ -22,7 +21,6 @@ import org.slf4j.LoggerFactory;
  * released.
  */
 final class DefaultCircuitBreaker implements CircuitBreaker {
-  private static final Logger LOG = LoggerFactory.getLogger(CircuitBreaker.class);
   private static final int WINDOW_BUCKETS = 10;
 
   /** {@code start} of a call that was not timed (no slow-call threshold when it began). */
@@ -38,7 +36,11 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   private volatile int halfOpenProbes;
   private final Predicate<Throwable> recordFailure;
   private final NanoClock clock;
-  private final CopyOnWriteArrayList<StateListener> listeners = new CopyOnWriteArrayList<>();
+  private final Listeners<CircuitBreakerListener> listeners;
+  /** Transitions not yet given to the listeners, oldest first. Guarded by {@code this}. */
+  private final ArrayDeque<State[]> undelivered = new ArrayDeque<>();
+  /** Whether a thread is giving {@link #undelivered} to the listeners. Guarded by {@code this}. */
+  private boolean delivering;
 
   /** Whether a success needs its duration (a slow-call threshold is set). */
   private volatile boolean timesCalls;
@@ -73,8 +75,9 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     this.timesCalls = b.slowCallThreshold != null;
     this.timesSuccesses = b.failureRate > 0;
     this.window = new OutcomeWindow(b.window.toNanos(), WINDOW_BUCKETS, clock.nanoTime());
+    this.listeners = new Listeners<>("circuit breaker '" + name + "'");
     if (b.listener != null) {
-      listeners.add(b.listener);
+      onStateChange(b.listener);
     }
   }
 
@@ -145,13 +148,54 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
       }
     }
     fire(change);
+    if (refused != null) {
+      notPermitted();
+    }
     return refused;
+  }
+
+  /** Tells the listeners of a call refused while open, here or by a policy before asking. */
+  void notPermitted() {
+    Object[] ls = listeners.array();
+    for (Object l : ls) {
+      try {
+        ((CircuitBreakerListener) l).onNotPermitted();
+      } catch (RuntimeException e) {
+        listeners.failed(l, "onNotPermitted", e);
+      }
+    }
+  }
+
+  /** Tells the listeners of a recorded outcome: a failure when {@code failed}, else a success. */
+  private void outcome(Object[] ls, boolean failed, long nanos, Throwable failure) {
+    Duration d = Duration.ofNanos(Math.max(0, nanos));
+    for (Object l : ls) {
+      try {
+        if (failed) {
+          ((CircuitBreakerListener) l).onFailure(d, failure);
+        } else {
+          ((CircuitBreakerListener) l).onSuccess(d);
+        }
+      } catch (RuntimeException e) {
+        listeners.failed(l, failed ? "onFailure" : "onSuccess", e);
+      }
+    }
+  }
+
+  /** Whether anyone listens, so callers that time calls only for listeners know to. */
+  boolean observed() {
+    return listeners.array().length != 0;
   }
 
   @Override
   public void recordSuccess(Duration duration) {
     Objects.requireNonNull(duration, "duration");
-    if (timesCalls && duration.toNanos() >= slowNanos) {
+    boolean slow = timesCalls && duration.toNanos() >= slowNanos;
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      outcome(ls, slow, duration.toNanos(), null);
+    }
+    if (slow) {
       recordFailure(clock.nanoTime());
       return;
     }
@@ -213,7 +257,21 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
 
   @Override
   public void recordFailure(Duration duration) {
+    recordFailure(duration, null);
+  }
+
+  /**
+   * Records a failure with what it threw, for listeners ({@link BreakerPolicy} and the guard).
+   *
+   * @param duration how long the call took
+   * @param failure what it threw, or null
+   */
+  void recordFailure(Duration duration, Throwable failure) {
     Objects.requireNonNull(duration, "duration");
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      outcome(ls, true, duration.toNanos(), failure);
+    }
     recordFailure(clock.nanoTime());
   }
 
@@ -249,15 +307,16 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   public <T> T call(Callable<T> work) throws Exception {
     Objects.requireNonNull(work, "work");
     acquirePermission();
-    long start = timesCalls ? clock.nanoTime() : UNTIMED;
+    Object[] ls = listeners.array();
+    long start = timesCalls || ls.length != 0 ? clock.nanoTime() : UNTIMED;
     T result;
     try {
       result = work.call();
     } catch (Throwable t) {
-      record(t, start);
+      record(t, start, ls);
       throw t;
     }
-    finished(start);
+    finished(start, ls);
     return result;
   }
 
@@ -268,23 +327,24 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     if (refused != null) {
       return CompletableFuture.failedFuture(refused);
     }
-    long start = timesCalls ? clock.nanoTime() : UNTIMED;
+    Object[] ls = listeners.array();
+    long start = timesCalls || ls.length != 0 ? clock.nanoTime() : UNTIMED;
     CompletionStage<T> stage;
     try {
       stage = work.get();
     } catch (Throwable t) {
-      record(t, start);
+      record(t, start, ls);
       return CompletableFuture.failedFuture(t);
     }
     CompletableFuture<T> result = new CompletableFuture<>();
     stage.whenComplete((value, error) -> {
       if (error == null) {
-        finished(start);
+        finished(start, ls);
         result.complete(value);
       } else {
         Throwable cause = error instanceof CompletionException && error.getCause() != null
             ? error.getCause() : error;
-        record(cause, start);
+        record(cause, start, ls);
         result.completeExceptionally(cause);
       }
     });
@@ -292,24 +352,32 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   }
 
   /** Records a call started at {@code start} (read only when timing calls) that returned. */
-  private void finished(long start) {
-    if (!timesCalls || start == UNTIMED) {
+  private void finished(long start, Object[] ls) {
+    if (start == UNTIMED) {
       succeeded(0, false);
       return;
     }
     long end = clock.nanoTime();
-    if (end - start >= slowNanos) {
+    boolean slow = timesCalls && end - start >= slowNanos;
+    if (ls.length != 0) {
+      outcome(ls, slow, end - start, null);
+    }
+    if (slow) {
       recordFailure(end);
     } else {
       succeeded(end, true);
     }
   }
 
-  private void record(Throwable t, long start) {
+  private void record(Throwable t, long start, Object[] ls) {
     long end = clock.nanoTime();
-    if (isFailure(t)) {
-      recordFailure(end);
-    } else if (timesCalls && start != UNTIMED && end - start >= slowNanos) {
+    // A call that began untimed (no slow-call threshold and no listener then) is never slow.
+    long took = start == UNTIMED ? 0 : end - start;
+    boolean failed = isFailure(t) || timesCalls && start != UNTIMED && took >= slowNanos;
+    if (ls.length != 0) {
+      outcome(ls, failed, took, t);
+    }
+    if (failed) {
       recordFailure(end);
     } else {
       succeeded(end, true);
@@ -318,7 +386,23 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
 
   @Override
   public void onStateChange(StateListener listener) {
-    listeners.add(Objects.requireNonNull(listener, "listener"));
+    Objects.requireNonNull(listener, "listener");
+    addListener(new CircuitBreakerListener() {
+      @Override
+      public void onStateTransition(State from, State to) {
+        listener.onStateChange(name, from, to);
+      }
+
+      @Override
+      public String toString() {
+        return listener.toString();
+      }
+    });
+  }
+
+  @Override
+  public void addListener(CircuitBreakerListener listener) {
+    listeners.add(listener);
   }
 
   @Override
@@ -403,18 +487,53 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
       window.clear();
       untimedSeen = untimedSuccesses.sum();
     }
-    return new State[] {from, to};
+    State[] change = {from, to};
+    if (listeners.array().length != 0) {
+      undelivered.add(change);
+    }
+    return change;
   }
 
+  /**
+   * Gives queued transitions to the listeners, outside the lock, one at a time and in the order
+   * they were made: the first thread to find transitions undelivered delivers them all, including
+   * those other threads queue meanwhile (they leave them to it).
+   */
   private void fire(State[] change) {
     if (change == null) {
       return;
     }
-    for (StateListener listener : listeners) {
-      try {
-        listener.onStateChange(name, change[0], change[1]);
-      } catch (RuntimeException e) {
-        LOG.warn("circuit breaker '{}' state listener failed", name, e);
+    synchronized (this) {
+      if (delivering || undelivered.isEmpty()) {
+        return;
+      }
+      delivering = true;
+    }
+    boolean done = false;
+    try {
+      for (;;) {
+        State[] next;
+        synchronized (this) {
+          next = undelivered.poll();
+          if (next == null) {
+            delivering = false;
+            done = true;
+            return;
+          }
+        }
+        for (Object l : listeners.array()) {
+          try {
+            ((CircuitBreakerListener) l).onStateTransition(next[0], next[1]);
+          } catch (RuntimeException e) {
+            listeners.failed(l, "onStateTransition", e);
+          }
+        }
+      }
+    } finally {
+      if (!done) {
+        synchronized (this) {
+          delivering = false;
+        }
       }
     }
   }

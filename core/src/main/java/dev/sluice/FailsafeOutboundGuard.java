@@ -9,6 +9,7 @@ import dev.failsafe.RetryPolicyBuilder;
 import dev.failsafe.TimeoutExceededException;
 import dev.failsafe.spi.Scheduler;
 import dev.sluice.internal.AttemptWatchdog;
+import dev.sluice.internal.Listeners;
 import dev.sluice.internal.Pacer;
 import dev.sluice.internal.RetryBudget;
 import dev.sluice.internal.SchedulerAdapter;
@@ -71,9 +72,12 @@ final class FailsafeOutboundGuard implements OutboundGuard {
   /** Whether synchronous attempts must time the breaker's calls (a slow-call threshold). */
   private final boolean breakerTimed;
   private final NanoClock clock;
+  /** Told of attempts, retries, waits and outcomes; empty costs one volatile read per call. */
+  private final Listeners<OutboundGuardListener> listeners;
 
   FailsafeOutboundGuard(OutboundGuard.Builder b) {
     this.name = b.name;
+    this.listeners = new Listeners<>("outbound guard '" + b.name + "'");
     this.retry = b.retry;
     this.breaker = b.breaker;
     this.timeout = b.timeout;
@@ -94,7 +98,7 @@ final class FailsafeOutboundGuard implements OutboundGuard {
       this.pacer = new Pacer(interval, b.clock);
       this.maxWaitNanos = (b.maxPacingWait == null ? Duration.ofSeconds(5) : b.maxPacingWait)
           .toNanos();
-      innerPolicies.add(new PacingPolicy(name, pacer, maxWaitNanos, breaker));
+      innerPolicies.add(new PacingPolicy(name, pacer, maxWaitNanos, breaker, this));
     } else {
       this.pacer = null;
       this.maxWaitNanos = 0;
@@ -136,9 +140,13 @@ final class FailsafeOutboundGuard implements OutboundGuard {
   /** Failsafe's retry policy for one call: the shared one plus this call's budget check. */
   private dev.failsafe.RetryPolicy<Object> perCallRetry() {
     AtomicInteger failures = new AtomicInteger();
-    return dev.failsafe.RetryPolicy.builder(baseRetry.getConfig())
-        .abortIf((result, failure) -> abortRetry(failures.incrementAndGet(), result, failure))
-        .build();
+    RetryPolicyBuilder<Object> rb = dev.failsafe.RetryPolicy.builder(baseRetry.getConfig())
+        .abortIf((result, failure) -> abortRetry(failures.incrementAndGet(), result, failure));
+    if (listeners.array().length != 0) {
+      rb.onRetryScheduled(e -> retrying(
+          e.getAttemptCount(), e.getDelay(), translate(e.getLastException())));
+    }
+    return rb.build();
   }
 
   /**
@@ -156,6 +164,13 @@ final class FailsafeOutboundGuard implements OutboundGuard {
     }
     if (budget != null && !budget.tryWithdraw()) {
       denied.increment();
+      for (Object l : listeners.array()) {
+        try {
+          ((OutboundGuardListener) l).onRetryBudgetExhausted();
+        } catch (RuntimeException e) {
+          listeners.failed(l, "onRetryBudgetExhausted", e);
+        }
+      }
       return true;
     }
     return false;
@@ -199,6 +214,97 @@ final class FailsafeOutboundGuard implements OutboundGuard {
   @Override
   public <T> T call(Callable<T> work) throws Exception {
     Objects.requireNonNull(work, "work");
+    Object[] ls = listeners.array();
+    if (ls.length == 0) {
+      return run(work);
+    }
+    long start = clock.nanoTime();
+    T result;
+    try {
+      result = run(counted(work::call, ls));
+    } catch (Throwable t) {
+      ended(ls, start, t);
+      throw t;
+    }
+    ended(ls, start, null);
+    return result;
+  }
+
+  // ---------------------------------------------------------------- listeners
+
+  @Override
+  public void addListener(OutboundGuardListener listener) {
+    listeners.add(listener);
+  }
+
+  /** Wraps one call's work so each run of it is reported as an attempt. */
+  private <T> Callable<T> counted(Callable<T> work, Object[] ls) {
+    AtomicInteger attempts = new AtomicInteger();
+    return () -> {
+      int attempt = attempts.incrementAndGet();
+      for (Object l : ls) {
+        try {
+          ((OutboundGuardListener) l).onAttempt(attempt);
+        } catch (RuntimeException e) {
+          listeners.failed(l, "onAttempt", e);
+        }
+      }
+      return work.call();
+    };
+  }
+
+  /** Reports a call's end: {@code failure} null for a success. */
+  private void ended(Object[] ls, long start, Throwable failure) {
+    Duration took = Duration.ofNanos(Math.max(0, clock.nanoTime() - start));
+    for (Object l : ls) {
+      try {
+        if (failure == null) {
+          ((OutboundGuardListener) l).onSuccess(took);
+        } else {
+          ((OutboundGuardListener) l).onFailure(took, failure);
+        }
+      } catch (RuntimeException e) {
+        listeners.failed(l, failure == null ? "onSuccess" : "onFailure", e);
+      }
+    }
+  }
+
+  private void retrying(int attempt, Duration delay, Throwable failure) {
+    for (Object l : listeners.array()) {
+      try {
+        ((OutboundGuardListener) l).onRetry(attempt, delay, failure);
+      } catch (RuntimeException e) {
+        listeners.failed(l, "onRetry", e);
+      }
+    }
+  }
+
+  /** An attempt waits {@code nanos} for its pacing turn (here or in {@link PacingPolicy}). */
+  void pacingWait(long nanos) {
+    Object[] ls = listeners.array();
+    if (ls.length == 0) {
+      return;
+    }
+    Duration wait = Duration.ofNanos(nanos);
+    for (Object l : ls) {
+      try {
+        ((OutboundGuardListener) l).onPacingWait(wait);
+      } catch (RuntimeException e) {
+        listeners.failed(l, "onPacingWait", e);
+      }
+    }
+  }
+
+  /** Pacing refused an attempt because the breaker is open, without asking the breaker. */
+  void refusedByOpenBreaker() {
+    if (breaker instanceof DefaultCircuitBreaker) {
+      ((DefaultCircuitBreaker) breaker).notPermitted();
+    }
+  }
+
+  // ---------------------------------------------------------------- running calls
+
+  private <T> T run(Callable<T> work) throws Exception {
     if (baseRetry == null && pacer == null && timeout == null) {
       // Nothing to wait for or time out: run on the caller's thread, with no hop to the scheduler.
       return breaker == null ? work.call() : breaker.call(work);
@@ -256,6 +362,9 @@ final class FailsafeOutboundGuard implements OutboundGuard {
       if (execution.isComplete() || abortRetry(attempt, result, failure)) {
         return outcome(result, failure);
       }
+      if (listeners.array().length != 0) {
+        retrying(attempt, execution.getDelay(), translate(failure));
+      }
       pause(execution.getDelay().toNanos());
     }
   }
@@ -277,6 +386,7 @@ final class FailsafeOutboundGuard implements OutboundGuard {
     if (pacer != null) {
       // As PacingPolicy: an open breaker fails before taking a turn another caller could use.
       if (breaker != null && breaker.state() == CircuitBreaker.State.OPEN) {
+        refusedByOpenBreaker();
         throw new CircuitOpenException(breaker.name(), CircuitBreaker.State.OPEN,
             breaker.untilProbe());
       }
@@ -286,6 +396,7 @@ final class FailsafeOutboundGuard implements OutboundGuard {
             name, Duration.ofNanos(-wait), Duration.ofNanos(maxWaitNanos));
       }
       if (wait > 0) {
+        pacingWait(wait);
         pause(wait);
       }
     }
@@ -293,25 +404,33 @@ final class FailsafeOutboundGuard implements OutboundGuard {
       return timed(work);
     }
     breaker.acquirePermission();
-    long start = breakerTimed ? clock.nanoTime() : 0;
+    DefaultCircuitBreaker own =
+        breaker instanceof DefaultCircuitBreaker ? (DefaultCircuitBreaker) breaker : null;
+    boolean timing = breakerTimed || own != null && own.observed();
+    long start = timing ? clock.nanoTime() : 0;
     Object result;
     try {
       result = timed(work);
     } catch (Throwable t) {
-      Duration took = took(start);
-      if (breaker.isFailure(translate(t))) {
-        breaker.recordFailure(took);
+      Duration took = took(start, timing);
+      Throwable cause = translate(t);
+      if (breaker.isFailure(cause)) {
+        if (own != null) {
+          own.recordFailure(took, cause);
+        } else {
+          breaker.recordFailure(took);
+        }
       } else {
         breaker.recordSuccess(took);
       }
       throw t;
     }
-    breaker.recordSuccess(took(start));
+    breaker.recordSuccess(took(start, timing));
     return result;
   }
 
-  private Duration took(long start) {
-    return breakerTimed ? Duration.ofNanos(Math.max(0, clock.nanoTime() - start)) : Duration.ZERO;
+  private Duration took(long start, boolean timing) {
+    return timing ? Duration.ofNanos(Math.max(0, clock.nanoTime() - start)) : Duration.ZERO;
   }
 
   /** Runs the work, interrupting this thread if it overruns the timeout. */
@@ -391,13 +510,21 @@ final class FailsafeOutboundGuard implements OutboundGuard {
   @Override
   public <T> CompletableFuture<T> callAsync(Supplier<? extends CompletionStage<T>> work) {
     Objects.requireNonNull(work, "work");
-    CompletableFuture<T> inner = executor().getStageAsync(work::get);
+    Object[] ls = listeners.array();
+    long start = ls.length == 0 ? 0 : clock.nanoTime();
+    Callable<? extends CompletionStage<T>> attempt =
+        ls.length == 0 ? work::get : counted(work::get, ls);
+    CompletableFuture<T> inner = executor().getStageAsync(attempt::call);
     CompletableFuture<T> outer = new CompletableFuture<>();
     inner.whenComplete((value, error) -> {
+      Throwable failure = error == null ? null : translate(error);
+      if (ls.length != 0) {
+        ended(ls, start, failure);
+      }
       if (error == null) {
         outer.complete(value);
       } else {
-        outer.completeExceptionally(translate(error));
+        outer.completeExceptionally(failure);
       }
     });
     outer.whenComplete((value, error) -> {

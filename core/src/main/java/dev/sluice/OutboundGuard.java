@@ -1,6 +1,8 @@
 package dev.sluice;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Callable;
@@ -105,6 +107,23 @@ public interface OutboundGuard {
   <T> CompletableFuture<T> callAsync(Supplier<? extends CompletionStage<T>> work);
 
   /**
+   * Adds a listener, told of every later attempt, retry, pacing wait and call outcome, after those
+   * already added. See {@link OutboundGuardListener} for threading and order. Every guard Sluice
+   * builds supports it.
+   *
+   * <p>The default throws, for implementations outside Sluice written before listeners existed.
+   *
+   * @param listener the listener
+   * @throws NullPointerException if {@code listener} is null
+   * @throws UnsupportedOperationException if this implementation has no listeners (never for
+   *     Sluice's own)
+   */
+  default void addListener(OutboundGuardListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    throw new UnsupportedOperationException(getClass().getName() + " does not support listeners");
+  }
+
+  /**
    * The breaker, if one was configured.
    *
    * @return the breaker
@@ -173,8 +192,22 @@ public interface OutboundGuard {
     CircuitBreaker breaker;
     NanoClock clock = NanoClock.system();
     TaskScheduler scheduler = TaskScheduler.common();
+    final List<OutboundGuardListener> listeners = new ArrayList<>();
 
     Builder() {}
+
+    /**
+     * Adds a listener to every guard this builder builds, as
+     * {@link OutboundGuard#addListener(OutboundGuardListener)} would.
+     *
+     * @param listener the listener
+     * @return this builder
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public Builder listener(OutboundGuardListener listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
 
     /**
      * Names the guarded service.
@@ -313,7 +346,11 @@ public interface OutboundGuard {
       if (interruptOnTimeout && timeout == null) {
         throw new IllegalStateException("interruptOnTimeout needs timeout(duration)");
       }
-      return new FailsafeOutboundGuard(this);
+      OutboundGuard guard = new FailsafeOutboundGuard(this);
+      for (OutboundGuardListener l : listeners) {
+        guard.addListener(l);
+      }
+      return guard;
     }
   }
 }

@@ -24,9 +24,13 @@ final class PacingPolicy implements Policy<Object> {
   private final Pacer pacer;
   private final long maxWaitNanos;
   private final CircuitBreaker breaker;
+  /** Told of each wait for a turn and of each refusal by an open breaker. */
+  private final FailsafeOutboundGuard guard;
   private final PolicyConfig<Object> config = new PolicyConfig<Object>() {};
 
-  PacingPolicy(String service, Pacer pacer, long maxWaitNanos, CircuitBreaker breaker) {
+  PacingPolicy(String service, Pacer pacer, long maxWaitNanos, CircuitBreaker breaker,
+      FailsafeOutboundGuard guard) {
+    this.guard = guard;
     this.service = service;
     this.pacer = pacer;
     this.maxWaitNanos = maxWaitNanos;
@@ -47,6 +51,7 @@ final class PacingPolicy implements Policy<Object> {
         // An open breaker would refuse the attempt anyway: fail now rather than after a wait,
         // and without using up a turn that another caller could have had.
         if (breaker != null && breaker.state() == CircuitBreaker.State.OPEN) {
+          guard.refusedByOpenBreaker();
           return CompletableFuture.completedFuture(ExecutionResult.exception(
               new CircuitOpenException(
                   breaker.name(), CircuitBreaker.State.OPEN, breaker.untilProbe())));
@@ -60,6 +65,7 @@ final class PacingPolicy implements Policy<Object> {
         if (wait == 0) {
           return null;
         }
+        guard.pacingWait(wait);
         CompletableFuture<ExecutionResult<Object>> turn = new CompletableFuture<>();
         Future<?> timer = scheduler.schedule(
             () -> turn.complete(ExecutionResult.none()), wait, TimeUnit.NANOSECONDS);

@@ -7,14 +7,16 @@ import java.util.Objects;
 /**
  * Counts a rate limiter's decisions over a sliding window — requests, refusals, and how many
  * distinct clients (limiter keys) made them — for
- * {@link HealthContributors#rateLimiter(RateLimitCounter)}. Feed it by wrapping the limiter with
- * {@link #wrap(RateLimiter)}, or by passing it each key and decision with
+ * {@link HealthContributors#rateLimiter(RateLimitCounter)}. It is a {@link RateLimiterListener}:
+ * add it to the limiter ({@link RateLimiter.Builder#listener(RateLimiterListener)} or
+ * {@link RateLimiter#addListener(RateLimiterListener)}), wrap the limiter with
+ * {@link #wrap(RateLimiter)}, or pass it each key and decision with
  * {@link #record(Object, RateLimitDecision)}.
  *
  * <pre>{@code
  * RateLimitCounter chatCounts = RateLimitCounter.create("chat");
- * RateLimiter<String> chat = chatCounts.wrap(RateLimiter.builder().name("chat")
- *     .limit(5, Duration.ofMinutes(1)).build());
+ * RateLimiter<String> chat = RateLimiter.builder().name("chat")
+ *     .limit(5, Duration.ofMinutes(1)).listener(chatCounts).build();
  * }</pre>
  *
  * <p><b>Distinct clients.</b> One client hammering its limit is refused again and again, but it is
@@ -28,7 +30,7 @@ import java.util.Objects;
  *
  * <p>Thread-safe. The window moves in 12 steps of {@code window / 12}.
  */
-public final class RateLimitCounter {
+public final class RateLimitCounter implements RateLimiterListener<Object> {
   private static final int BUCKETS = 12;
 
   private final String name;
@@ -127,6 +129,19 @@ public final class RateLimitCounter {
    */
   public void record(Object key, RateLimitDecision decision) {
     record(key, Objects.requireNonNull(decision, "decision").allowed());
+  }
+
+  /**
+   * Counts one decision, as a listener of the limiter; the same as
+   * {@link #record(Object, RateLimitDecision)}.
+   *
+   * @param key the key the limiter was asked about (the client)
+   * @param decision the limiter's decision
+   * @throws NullPointerException if {@code key} or {@code decision} is null
+   */
+  @Override
+  public void onDecision(Object key, RateLimitDecision decision) {
+    record(key, decision);
   }
 
   /**

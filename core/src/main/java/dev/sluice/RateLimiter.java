@@ -3,6 +3,8 @@ package dev.sluice;
 import dev.sluice.internal.GcraRateLimiter;
 import dev.sluice.internal.InMemoryRateLimitStore;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -164,6 +166,23 @@ public interface RateLimiter<K> {
       throw new RateLimitExceededException(decision);
     }
     return decision;
+  }
+
+  /**
+   * Adds a listener, told of every later decision and store failure of this limiter, after those
+   * already added. See {@link RateLimiterListener} for threading and order. Every limiter Sluice
+   * builds supports it.
+   *
+   * <p>The default throws, for implementations outside Sluice written before listeners existed.
+   *
+   * @param listener the listener
+   * @throws NullPointerException if {@code listener} is null
+   * @throws UnsupportedOperationException if this implementation has no listeners (never for
+   *     Sluice's own)
+   */
+  default void addListener(RateLimiterListener<? super K> listener) {
+    Objects.requireNonNull(listener, "listener");
+    throw new UnsupportedOperationException(getClass().getName() + " does not support listeners");
   }
 
   /**
@@ -368,8 +387,23 @@ public interface RateLimiter<K> {
     private int burst;
     private long maxKeys = DEFAULT_MAX_KEYS;
     private NanoClock clock = NanoClock.system();
+    private final List<RateLimiterListener<Object>> listeners = new ArrayList<>();
 
     Builder() {}
+
+    /**
+     * Adds a listener to every limiter this builder builds, as
+     * {@link RateLimiter#addListener(RateLimiterListener)} would. A listener typed for one key type
+     * is added to a built limiter with that method instead.
+     *
+     * @param listener the listener, such as a {@link RateLimitCounter}
+     * @return this builder
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public Builder listener(RateLimiterListener<Object> listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
 
     /**
      * Names the policy, as shown in {@code RateLimit-Policy} headers and health reports.
@@ -467,9 +501,9 @@ public interface RateLimiter<K> {
      */
     public <K> RateLimiter<K> build() {
       long[] timing = timing();
-      return new GcraRateLimiter<>(
+      return withListeners(new GcraRateLimiter<>(
           name, limit, period, burst(), timing[0], timing[1],
-          new InMemoryRateLimitStore<K>(clock, maxKeys, timing[1]), clock);
+          new InMemoryRateLimitStore<K>(clock, maxKeys, timing[1]), clock));
     }
 
     /**
@@ -485,8 +519,15 @@ public interface RateLimiter<K> {
     public <K> RateLimiter<K> build(RateLimitStore<K> store) {
       Objects.requireNonNull(store, "store");
       long[] timing = timing();
-      return new GcraRateLimiter<>(name, limit, period, burst(), timing[0], timing[1], store,
-          clock);
+      return withListeners(new GcraRateLimiter<>(name, limit, period, burst(), timing[0],
+          timing[1], store, clock));
+    }
+
+    private <K> RateLimiter<K> withListeners(RateLimiter<K> limiter) {
+      for (RateLimiterListener<Object> listener : listeners) {
+        limiter.addListener(listener);
+      }
+      return limiter;
     }
 
     private int burst() {

@@ -258,6 +258,23 @@ public interface RequestQueue<K> extends AutoCloseable {
   boolean isClosed();
 
   /**
+   * Adds a listener, told of every later attempt and release, after those already added. See
+   * {@link QueueListener} for what is reported, threading and order. Every queue Sluice builds
+   * supports it.
+   *
+   * <p>The default throws, for implementations outside Sluice written before listeners existed.
+   *
+   * @param listener the listener
+   * @throws NullPointerException if {@code listener} is null
+   * @throws UnsupportedOperationException if this implementation has no listeners (never for
+   *     Sluice's own)
+   */
+  default void addListener(QueueListener<? super K> listener) {
+    Objects.requireNonNull(listener, "listener");
+    throw new UnsupportedOperationException(getClass().getName() + " does not support listeners");
+  }
+
+  /**
    * The name given to the builder.
    *
    * @return the queue's name, used in messages and health reports
@@ -562,6 +579,7 @@ public interface RequestQueue<K> extends AutoCloseable {
     private Duration retryAfter = Duration.ofSeconds(1);
     private List<String> priorities = List.of("default");
     private NanoClock clock = NanoClock.system();
+    private final List<QueueListener<Object>> listeners = new ArrayList<>();
     private TaskScheduler scheduler = TaskScheduler.timer();
     private AdaptiveLimit adaptiveLimit;
 
@@ -750,6 +768,27 @@ public interface RequestQueue<K> extends AutoCloseable {
     }
 
     /**
+     * Adds a listener to every queue this builder builds, as
+     * {@link RequestQueue#addListener(QueueListener)} would. A listener typed for one key type is
+     * added to a built queue with that method instead.
+     *
+     * @param listener the listener
+     * @return this builder
+     * @throws NullPointerException if {@code listener} is null
+     */
+    public Builder listener(QueueListener<Object> listener) {
+      listeners.add(Objects.requireNonNull(listener, "listener"));
+      return this;
+    }
+
+    private <K> RequestQueue<K> withListeners(RequestQueue<K> queue) {
+      for (QueueListener<Object> l : listeners) {
+        queue.addListener(l);
+      }
+      return queue;
+    }
+
+    /**
      * Builds a queue.
      *
      * @param <K> the key type
@@ -782,13 +821,13 @@ public interface RequestQueue<K> extends AutoCloseable {
             + ") must not exceed maxQueued (" + maxQueued + ")");
       }
       if (adaptiveLimit == null) {
-        return new DefaultRequestQueue<>(name, maxConcurrent, perKey, maxQueued, queuedPerKey,
-            timeout.toNanos(), retryAfter.toNanos(), priorities, clock, scheduler);
+        return withListeners(new DefaultRequestQueue<K>(name, maxConcurrent, perKey, maxQueued,
+            queuedPerKey, timeout.toNanos(), retryAfter.toNanos(), priorities, clock, scheduler));
       }
       double[] shares = adaptiveLimit.shares(priorities.size());
-      return new DefaultRequestQueue<>(name, ceiling, perKey, maxQueued, queuedPerKey,
-          timeout.toNanos(), retryAfter.toNanos(), priorities, clock, scheduler,
-          new GradientLimit(adaptiveLimit), shares, adaptiveLimit.listener());
+      return withListeners(new DefaultRequestQueue<K>(name, ceiling, perKey, maxQueued,
+          queuedPerKey, timeout.toNanos(), retryAfter.toNanos(), priorities, clock, scheduler,
+          new GradientLimit(adaptiveLimit), shares, adaptiveLimit.listener()));
     }
 
     private static Duration positive(String what, Duration d) {

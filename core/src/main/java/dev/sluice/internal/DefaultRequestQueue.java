@@ -2,6 +2,7 @@ package dev.sluice.internal;
 
 import dev.sluice.AdaptiveLimit;
 import dev.sluice.NanoClock;
+import dev.sluice.QueueListener;
 import dev.sluice.QueueRejectedException;
 import dev.sluice.QueueRejectedException.Reason;
 import dev.sluice.RequestQueue;
@@ -28,6 +29,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -192,6 +194,8 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private final long[] rejected = new long[Reason.values().length];
   private volatile boolean bypassed;
   private volatile boolean closed;
+  /** Told of attempts and releases, outside the lock; empty costs one volatile read. */
+  private final Listeners<QueueListener<? super K>> listeners;
 
   /**
    * Creates a queue; arguments were validated by the builder.
@@ -238,6 +242,7 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       NanoClock clock, TaskScheduler scheduler, LimitAlgorithm algorithm, double[] shares,
       AdaptiveLimit.Listener listener) {
     this.name = name;
+    this.listeners = new Listeners<>("request queue '" + name + "'");
     this.maxConcurrent = maxConcurrent;
     this.maxPerKey = maxPerKey;
     this.keyed = maxPerKey < maxConcurrent;
@@ -275,6 +280,10 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   public Optional<Permit> tryAcquire(K key, String priority) {
     int p = priorityIndex(priority);
     Object outcome = admit(Objects.requireNonNull(key, "key"), p, false);
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      return Optional.ofNullable(reportAtOnce(ls, key, p, outcome));
+    }
     if (outcome == ADMITTED) {
       return Optional.of(new SharedPermit<>(this, p));
     }
@@ -291,6 +300,13 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   public Permit tryAcquireOrThrow(K key, String priority) {
     int p = priorityIndex(priority);
     Object outcome = admit(Objects.requireNonNull(key, "key"), p, false);
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      Permit permit = reportAtOnce(ls, key, p, outcome);
+      if (permit != null) {
+        return permit;
+      }
+    }
     if (isAdmitted(outcome)) {
       return permit(outcome, p);
     }
@@ -314,6 +330,13 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private Permit acquire(K key, String priority, long timeout) throws InterruptedException {
     int p = priorityIndex(priority);
     Object outcome = admit(Objects.requireNonNull(key, "key"), p, true);
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      Permit permit = reportAtOnce(ls, key, p, outcome);
+      if (permit != null) {
+        return permit;
+      }
+    }
     if (isAdmitted(outcome)) {
       return permit(outcome, p);
     }
@@ -339,7 +362,11 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
         throw unwrap(failure.getCause());
       }
       // The caller will see only the interrupt: give the permit back and count it as cancelled.
-      ((QueuePermit<?>) permit).releaseAsCancelled();
+      if (permit instanceof ObservedPermit) {
+        ((ObservedPermit<?>) permit).releaseAsCancelled();
+      } else {
+        ((QueuePermit<?>) permit).releaseAsCancelled();
+      }
       throw e;
     } catch (ExecutionException e) {
       throw unwrap(e.getCause());
@@ -359,6 +386,13 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
   private CompletableFuture<Permit> acquireAsync(K key, String priority, long timeout) {
     int p = priorityIndex(priority);
     Object outcome = admit(Objects.requireNonNull(key, "key"), p, true);
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      Permit permit = reportAtOnce(ls, key, p, outcome);
+      if (permit != null) {
+        return CompletableFuture.completedFuture(permit);
+      }
+    }
     if (isAdmitted(outcome)) {
       return CompletableFuture.completedFuture(permit(outcome, p));
     }
@@ -905,9 +939,22 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       } else {
         permit = new SharedPermit<>(this, waiter.priority);
       }
-      if (!waiter.deliver(permit)) {
+      Object[] ls = listeners.array();
+      long now = ls.length == 0 ? 0 : clock.nanoTime();
+      Permit delivered = ls.length == 0
+          ? permit : new ObservedPermit<>(permit, waiter.ks.key, now);
+      if (waiter.deliver(delivered)) {
+        if (ls.length != 0) {
+          report(ls, EVENT_ADMITTED, waiter.ks.key, waiter.priority, null,
+              now - waiter.enqueuedAt);
+        }
+      } else {
         // The future was completed first by its caller (cancel, orTimeout, ...): the permit
         // goes to the next waiter instead of being lost (failsafe-lib/failsafe#393).
+        if (ls.length != 0) {
+          report(ls, EVENT_CANCELLED, waiter.ks.key, waiter.priority, null,
+              now - waiter.enqueuedAt);
+        }
         permit.markReleased();
         if (ks != null) {
           KeyState.ACTIVE.getAndAdd(ks, -1);
@@ -953,6 +1000,11 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       lock.unlock();
     }
     cancelDeadline(waiter);
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      report(ls, EVENT_CANCELLED, waiter.ks.key, waiter.priority, null,
+          clock.nanoTime() - waiter.enqueuedAt);
+    }
   }
 
   /** The waiter's deadline passed. */
@@ -979,12 +1031,17 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
    * completed it first, as cancelled. */
   private void fail(List<Waiter<K>> waiters, long[] waited, Reason reason, int queuedNow) {
     int failed = 0;
+    Object[] ls = listeners.array();
+    boolean[] wasFailed = ls.length == 0 ? null : new boolean[waiters.size()];
     for (int i = 0; i < waiters.size(); i++) {
       Waiter<K> waiter = waiters.get(i);
       cancelDeadline(waiter);
       if (waiter.fail(
           new QueueRejectedException(reason, name, queuedNow, waited[i], retryAfterNanos))) {
         failed++;
+        if (wasFailed != null) {
+          wasFailed[i] = true;
+        }
       }
     }
     lock.lock();
@@ -993,6 +1050,82 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       cancelled += waiters.size() - failed;
     } finally {
       lock.unlock();
+    }
+    if (wasFailed != null) {
+      for (int i = 0; i < waiters.size(); i++) {
+        Waiter<K> w = waiters.get(i);
+        int event = !wasFailed[i] ? EVENT_CANCELLED
+            : reason == Reason.TIMED_OUT ? EVENT_TIMED_OUT : EVENT_REJECTED;
+        report(ls, event, w.ks.key, w.priority, reason, waited[i]);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- listeners
+
+  private static final int EVENT_QUEUED = 0;
+  private static final int EVENT_ADMITTED = 1;
+  private static final int EVENT_REJECTED = 2;
+  private static final int EVENT_TIMED_OUT = 3;
+  private static final int EVENT_CANCELLED = 4;
+  private static final int EVENT_RELEASED = 5;
+  private static final String[] EVENT_NAMES = {
+      "onQueued", "onAdmitted", "onRejected", "onTimedOut", "onCancelled", "onReleased"};
+
+  @Override
+  public void addListener(QueueListener<? super K> listener) {
+    listeners.add(listener);
+  }
+
+  /**
+   * Reports the immediate outcome of an attempt (admitted, refused, or queued) and, when
+   * admitted, returns its permit wrapped to report its release; else null.
+   */
+  private Permit reportAtOnce(Object[] ls, K key, int p, Object outcome) {
+    if (isAdmitted(outcome)) {
+      QueuePermit<K> permit = permit(outcome, p);
+      long now = clock.nanoTime();
+      report(ls, EVENT_ADMITTED, key, p, null, 0);
+      return new ObservedPermit<>(permit, key, now);
+    }
+    if (outcome == null) {
+      report(ls, EVENT_REJECTED, key, p, Reason.QUEUE_FULL, 0);
+    } else if (outcome instanceof QueueRejectedException) {
+      report(ls, EVENT_REJECTED, key, p, ((QueueRejectedException) outcome).reason(), 0);
+    } else {
+      report(ls, EVENT_QUEUED, key, p, null, 0);
+    }
+    return null;
+  }
+
+  /** Calls one event on each listener, outside the lock; a throwing listener is only logged. */
+  @SuppressWarnings("unchecked")
+  private void report(Object[] ls, int event, K key, int p, Reason reason, long nanos) {
+    String priority = priorities[p];
+    Duration d = event == EVENT_QUEUED || event == EVENT_REJECTED
+        ? null : Duration.ofNanos(Math.max(0, nanos));
+    for (Object o : ls) {
+      QueueListener<? super K> l = (QueueListener<? super K>) o;
+      try {
+        switch (event) {
+          case EVENT_QUEUED -> l.onQueued(key, priority);
+          case EVENT_ADMITTED -> l.onAdmitted(key, priority, d);
+          case EVENT_REJECTED -> l.onRejected(key, priority, reason);
+          case EVENT_TIMED_OUT -> l.onTimedOut(key, priority, d);
+          case EVENT_CANCELLED -> l.onCancelled(key, priority, d);
+          default -> l.onReleased(key, priority, d);
+        }
+      } catch (RuntimeException e) {
+        listeners.failed(o, EVENT_NAMES[event], e);
+      }
+    }
+  }
+
+  /** A permit handed out while listeners were registered closed: reports its hold time. */
+  void released(K key, int priority, long admittedAt) {
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      report(ls, EVENT_RELEASED, key, priority, null, clock.nanoTime() - admittedAt);
     }
   }
 
@@ -1635,6 +1768,50 @@ public final class DefaultRequestQueue<K> implements RequestQueue<K> {
       if (markReleased()) {
         queue.releaseTimed(ks, startNanos, inflight);
       }
+    }
+  }
+
+  /**
+   * A permit handed out while the queue had listeners: it knows its key and admission time, so
+   * its first close reports {@link QueueListener#onReleased}. Only this path allocates it.
+   */
+  static final class ObservedPermit<K> implements Permit {
+    private final QueuePermit<K> permit;
+    private final K key;
+    private final long admittedAt;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    ObservedPermit(QueuePermit<K> permit, K key, long admittedAt) {
+      this.permit = permit;
+      this.key = key;
+      this.admittedAt = admittedAt;
+    }
+
+    @Override
+    public String priority() {
+      return permit.priority();
+    }
+
+    @Override
+    public void close() {
+      if (closed.compareAndSet(false, true)) {
+        // Reported first, so a listener sees this release before the admission it may cause.
+        permit.queue().released(key, permit.priority, admittedAt);
+        permit.close();
+      }
+    }
+
+    /** As {@link QueuePermit#releaseAsCancelled}; still reported as released. */
+    void releaseAsCancelled() {
+      if (closed.compareAndSet(false, true)) {
+        permit.queue().released(key, permit.priority, admittedAt);
+        permit.releaseAsCancelled();
+      }
+    }
+
+    @Override
+    public String toString() {
+      return permit.toString();
     }
   }
 

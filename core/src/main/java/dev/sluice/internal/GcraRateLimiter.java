@@ -5,6 +5,7 @@ import dev.sluice.RateLimitDecision;
 import dev.sluice.RateLimitStore;
 import dev.sluice.RateLimitStoreException;
 import dev.sluice.RateLimiter;
+import dev.sluice.RateLimiterListener;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.time.Duration;
@@ -43,6 +44,8 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
   /** The default store, called directly so the hot path allocates nothing; else null. */
   private final InMemoryRateLimitStore<K> memory;
   private final boolean local;
+  /** Told of every decision and store failure; empty costs one volatile read per decision. */
+  private final Listeners<RateLimiterListener<? super K>> listeners;
 
   /**
    * Creates a limiter; arguments were validated by the builder.
@@ -64,6 +67,7 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
     this.store = store;
     this.memory = store instanceof InMemoryRateLimitStore ? (InMemoryRateLimitStore<K>) store : null;
     this.local = memory != null || !store.isRemote();
+    this.listeners = new Listeners<>("rate limiter '" + name + "'");
   }
 
   @Override
@@ -81,16 +85,67 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
     }
     long increment = cost * p.interval;
     long tolerance = tolerance(p);
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      return reported(key, increment, tolerance, p, ls);
+    }
     if (memory != null) {
       return memory.acquire(key, increment, tolerance, this, p);
     }
     return decision(store.acquire(key, increment, tolerance), increment, tolerance, p);
   }
 
+  /** A synchronous decision told to the listeners (the path with at least one listener). */
+  private RateLimitDecision reported(K key, long increment, long tolerance, Policy p,
+      Object[] ls) {
+    RateLimitDecision d;
+    try {
+      d = memory != null
+          ? memory.acquire(key, increment, tolerance, this, p)
+          : decision(store.acquire(key, increment, tolerance), increment, tolerance, p);
+    } catch (RateLimitStoreException e) {
+      storeFailed(ls, key, e);
+      throw e;
+    }
+    decided(ls, key, d);
+    return d;
+  }
+
+  @SuppressWarnings("unchecked")
+  private void decided(Object[] ls, K key, RateLimitDecision d) {
+    for (Object l : ls) {
+      try {
+        ((RateLimiterListener<? super K>) l).onDecision(key, d);
+      } catch (RuntimeException e) {
+        listeners.failed(l, "onDecision", e);
+      }
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private void storeFailed(Object[] ls, K key, RuntimeException failure) {
+    for (Object l : ls) {
+      try {
+        ((RateLimiterListener<? super K>) l).onStoreFailure(key, failure);
+      } catch (RuntimeException e) {
+        listeners.failed(l, "onStoreFailure", e);
+      }
+    }
+  }
+
+  @Override
+  public void addListener(RateLimiterListener<? super K> listener) {
+    listeners.add(listener);
+  }
+
   @Override
   public boolean tryAcquirePermit(K key) {
     Objects.requireNonNull(key, "key");
     Policy p = policy;
+    Object[] ls = listeners.array();
+    if (ls.length != 0) {
+      return reported(key, p.interval, tolerance(p), p, ls).allowed();
+    }
     if (memory != null) {
       return memory.tryAcquire(key, p.interval, tolerance(p));
     }
@@ -107,9 +162,12 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
     }
     long increment = cost * p.interval;
     long tolerance = tolerance(p);
+    Object[] ls = listeners.array();
     if (local) {
       try {
-        return CompletableFuture.completedFuture(memory != null
+        return CompletableFuture.completedFuture(ls.length != 0
+            ? reported(key, increment, tolerance, p, ls)
+            : memory != null
             ? memory.acquire(key, increment, tolerance, this, p)
             : decision(store.acquire(key, increment, tolerance), increment, tolerance, p));
       } catch (RateLimitStoreException e) {
@@ -120,6 +178,9 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
     try {
       step = store.acquireAsync(key, increment, tolerance);
     } catch (RateLimitStoreException e) {
+      if (ls.length != 0) {
+        storeFailed(ls, key, e);
+      }
       return CompletableFuture.failedFuture(e);
     }
     // A stage of our own rather than thenApply, so a failure reaches the caller as the store's
@@ -127,9 +188,17 @@ public final class GcraRateLimiter<K> implements RateLimiter<K> {
     CompletableFuture<RateLimitDecision> result = new CompletableFuture<>();
     step.whenComplete((outcome, failure) -> {
       if (failure == null) {
-        result.complete(decision(outcome, increment, tolerance, p));
+        RateLimitDecision d = decision(outcome, increment, tolerance, p);
+        if (ls.length != 0) {
+          decided(ls, key, d);
+        }
+        result.complete(d);
       } else {
-        result.completeExceptionally(storeFailure(key, failure));
+        Throwable cause = storeFailure(key, failure);
+        if (ls.length != 0 && cause instanceof RateLimitStoreException) {
+          storeFailed(ls, key, (RateLimitStoreException) cause);
+        }
+        result.completeExceptionally(cause);
       }
     });
     return result;

@@ -1,7 +1,9 @@
 package dev.sluice.quota;
 
 import dev.sluice.QuotaDecision;
+import dev.sluice.QuotaEvents;
 import dev.sluice.QuotaGate;
+import dev.sluice.QuotaListener;
 import dev.sluice.QuotaStoreException;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -13,9 +15,12 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Function;
 import javax.sql.DataSource;
 import org.jdbi.v3.core.Handle;
@@ -80,9 +85,14 @@ import org.jdbi.v3.core.argument.Argument;
  * that retries an unknown outcome with the same request id is charged at most once. Messages name
  * the call, the subject and the quota, for the log; they are not meant for end users.
  *
- * <p>Thread-safe: an instance holds only immutable configuration.
+ * <p><b>Events.</b> {@link #addListener(QuotaListener)} reports each consume (granted or refused),
+ * each refund that gave units back, and each store failure, on the calling thread after the
+ * database answered; see {@link QuotaListener}. A dry-run {@link #check} reports nothing.
+ *
+ * <p>Thread-safe: an instance holds immutable configuration and a copy-on-write list of
+ * listeners.
  */
-public final class AtomicQuotaRepository implements QuotaGate {
+public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
   // Two forms of each call: on the database clock (what applications are granted), and with the
   // time as the last argument (the "_at" twins, for tests; see Builder.clock).
   private static final String CONSUME =
@@ -111,8 +121,17 @@ public final class AtomicQuotaRepository implements QuotaGate {
       "SELECT allowed, used, \"limit\", remaining, resets_at"
           + " FROM sluice.consume_quota_all_at(?, ?, ?, ?, ?)";
 
+  private static final System.Logger LOG =
+      System.getLogger(AtomicQuotaRepository.class.getName());
+  private static final QuotaListener[] NONE = {};
+
   private final Jdbi jdbi;
   private final Clock clock;
+  /** Copy-on-write: replaced, never changed, by {@link #addListener}. */
+  private volatile QuotaListener[] listeners = NONE;
+  /** Listeners that threw once already (later failures log at DEBUG); guarded by itself. */
+  private final Set<QuotaListener> failedListeners =
+      Collections.newSetFromMap(new IdentityHashMap<>());
 
   private AtomicQuotaRepository(Jdbi jdbi, Clock clock) {
     this.jdbi = jdbi;
@@ -193,8 +212,21 @@ public final class AtomicQuotaRepository implements QuotaGate {
     if (requestId != null && requestId.isBlank()) {
       throw new IllegalArgumentException("requestId must be null or non-blank but was blank");
     }
-    return decide(clock == null ? CONSUME : CONSUME_AT, "consume", subject, quota, amount, true,
-        requestId);
+    QuotaListener[] ls = listeners;
+    if (ls.length == 0) {
+      return decide(clock == null ? CONSUME : CONSUME_AT, "consume", subject, quota, amount, true,
+          requestId);
+    }
+    QuotaDecision d;
+    try {
+      d = decide(clock == null ? CONSUME : CONSUME_AT, "consume", subject, quota, amount, true,
+          requestId);
+    } catch (QuotaStoreException e) {
+      storeFailed(ls, subject, quota, e);
+      throw e;
+    }
+    decided(ls, subject, quota, d);
+    return d;
   }
 
   /**
@@ -238,6 +270,22 @@ public final class AtomicQuotaRepository implements QuotaGate {
     }
     String what = "consume of " + n + " requests (first: '" + quotas[0] + "' for '" + subjects[0]
         + "')";
+    QuotaListener[] ls = listeners;
+    List<QuotaDecision> decisions;
+    try {
+      decisions = consumeAll(subjects, quotas, amounts, requestIds, n, what);
+    } catch (QuotaStoreException e) {
+      storeFailed(ls, subjects[0], quotas[0], e);
+      throw e;
+    }
+    for (int i = 0; i < n && ls.length != 0; i++) {
+      decided(ls, subjects[i], quotas[i], decisions.get(i));
+    }
+    return decisions;
+  }
+
+  private List<QuotaDecision> consumeAll(String[] subjects, String[] quotas, Integer[] amounts,
+      String[] requestIds, int n, String what) {
     try {
       return jdbi.withHandle(h -> {
         Connection c = h.getConnection();
@@ -358,16 +406,89 @@ public final class AtomicQuotaRepository implements QuotaGate {
     requireText(subject, "subject");
     requireText(quota, "quota");
     requireText(requestId, "requestId");
-    return call("refund of '" + quota + "' for '" + subject + "'", h -> {
-      var query = h.createQuery(clock == null ? REFUND : REFUND_AT)
-          .bind(0, subject)
-          .bind(1, quota)
-          .bind(2, requestId);
-      if (clock != null) {
-        query.bind(3, now());
+    QuotaListener[] ls = listeners;
+    boolean refunded;
+    try {
+      refunded = call("refund of '" + quota + "' for '" + subject + "'", h -> {
+        var query = h.createQuery(clock == null ? REFUND : REFUND_AT)
+            .bind(0, subject)
+            .bind(1, quota)
+            .bind(2, requestId);
+        if (clock != null) {
+          query.bind(3, now());
+        }
+        return query.mapTo(Boolean.class).one();
+      });
+    } catch (QuotaStoreException e) {
+      storeFailed(ls, subject, quota, e);
+      throw e;
+    }
+    if (refunded) {
+      for (QuotaListener l : ls) {
+        try {
+          l.onRefunded(subject, quota);
+        } catch (RuntimeException e) {
+          listenerFailed(l, "onRefunded", e);
+        }
       }
-      return query.mapTo(Boolean.class).one();
-    });
+    }
+    return refunded;
+  }
+
+  /**
+   * Adds a listener, told of every later consume, refund and store failure of this repository,
+   * after those already added. See {@link QuotaListener} for threading and order.
+   *
+   * @param listener the listener
+   * @throws NullPointerException if {@code listener} is null
+   */
+  @Override
+  public synchronized void addListener(QuotaListener listener) {
+    Objects.requireNonNull(listener, "listener");
+    QuotaListener[] next = java.util.Arrays.copyOf(listeners, listeners.length + 1);
+    next[next.length - 1] = listener;
+    listeners = next;
+  }
+
+  private void decided(QuotaListener[] ls, String subject, String quota, QuotaDecision d) {
+    for (QuotaListener l : ls) {
+      try {
+        if (d.allowed()) {
+          l.onConsumed(subject, quota, d);
+        } else {
+          l.onRefused(subject, quota, d);
+        }
+      } catch (RuntimeException e) {
+        listenerFailed(l, d.allowed() ? "onConsumed" : "onRefused", e);
+      }
+    }
+  }
+
+  private void storeFailed(QuotaListener[] ls, String subject, String quota,
+      RuntimeException failure) {
+    for (QuotaListener l : ls) {
+      try {
+        l.onStoreFailure(subject, quota, failure);
+      } catch (RuntimeException e) {
+        listenerFailed(l, "onStoreFailure", e);
+      }
+    }
+  }
+
+  /** Logs a throwing listener at WARNING the first time, at DEBUG after; the call goes on. */
+  private void listenerFailed(QuotaListener listener, String event, RuntimeException failure) {
+    boolean first;
+    synchronized (failedListeners) {
+      first = failedListeners.add(listener);
+    }
+    if (first) {
+      LOG.log(System.Logger.Level.WARNING, "quota listener " + listener + " threw from " + event
+          + "; the call is not affected, and later failures of this listener are logged at"
+          + " DEBUG", failure);
+    } else {
+      LOG.log(System.Logger.Level.DEBUG, "quota listener " + listener + " threw from " + event,
+          failure);
+    }
   }
 
   /**
