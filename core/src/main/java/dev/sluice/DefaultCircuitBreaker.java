@@ -11,6 +11,8 @@ import java.util.concurrent.CompletionStage;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Sluice's own breaker state machine. Failsafe's {@code CircuitBreaker} measures its open delay and
@@ -21,6 +23,7 @@ import java.util.function.Supplier;
  * released.
  */
 final class DefaultCircuitBreaker implements CircuitBreaker {
+  private static final Logger LOG = LoggerFactory.getLogger(CircuitBreaker.class);
   private static final int WINDOW_BUCKETS = 10;
 
   /** {@code start} of a call that was not timed (no slow-call threshold when it began). */

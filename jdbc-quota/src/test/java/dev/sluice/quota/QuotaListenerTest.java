@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 
 /** Issue 16: AtomicQuotaRepository reports consumes, refusals, refunds and store failures. */
 class QuotaListenerTest {
-  private static TestPostgres pg;
+  private static QuotaDatabase pg;
   private static HikariDataSource pool;
   private static QuotaFixtures fx;
 
@@ -25,7 +25,7 @@ class QuotaListenerTest {
 
   @BeforeAll
   static void setUp() {
-    pg = TestPostgres.get();
+    pg = QuotaDatabase.get();
     pool = pg.pool("quota-listener", 2);
     fx = new QuotaFixtures(pg);
   }
@@ -102,7 +102,7 @@ class QuotaListenerTest {
   @Test
   void storeFailure_isReported_andStillThrown() {
     AtomicQuotaRepository stranger = AtomicQuotaRepository.create(
-        TestPostgres.dataSource(pg.url, "sluice_no_such_role_" + System.nanoTime()));
+        QuotaDatabase.dataSource(pg.url(), "sluice_no_such_role_" + System.nanoTime()));
     stranger.addListener(recorder("a"));
 
     assertThatThrownBy(() -> stranger.consume("u", "chat", 1, null))
