@@ -311,15 +311,17 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     Objects.requireNonNull(work, "work");
     acquirePermission();
     Object[] ls = listeners.array();
-    long start = timesCalls || ls.length != 0 ? clock.nanoTime() : UNTIMED;
+    // Only a call that began with a slow-call threshold can be slow; listeners want the duration.
+    boolean judged = timesCalls;
+    long start = judged || ls.length != 0 ? clock.nanoTime() : UNTIMED;
     T result;
     try {
       result = work.call();
     } catch (Throwable t) {
-      record(t, start, ls);
+      record(t, start, judged, ls);
       throw t;
     }
-    finished(start, ls);
+    finished(start, judged, ls);
     return result;
   }
 
@@ -331,23 +333,25 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
       return CompletableFuture.failedFuture(refused);
     }
     Object[] ls = listeners.array();
-    long start = timesCalls || ls.length != 0 ? clock.nanoTime() : UNTIMED;
+    // Only a call that began with a slow-call threshold can be slow; listeners want the duration.
+    boolean judged = timesCalls;
+    long start = judged || ls.length != 0 ? clock.nanoTime() : UNTIMED;
     CompletionStage<T> stage;
     try {
       stage = work.get();
     } catch (Throwable t) {
-      record(t, start, ls);
+      record(t, start, judged, ls);
       return CompletableFuture.failedFuture(t);
     }
     CompletableFuture<T> result = new CompletableFuture<>();
     stage.whenComplete((value, error) -> {
       if (error == null) {
-        finished(start, ls);
+        finished(start, judged, ls);
         result.complete(value);
       } else {
         Throwable cause = error instanceof CompletionException && error.getCause() != null
             ? error.getCause() : error;
-        record(cause, start, ls);
+        record(cause, start, judged, ls);
         result.completeExceptionally(cause);
       }
     });
@@ -355,13 +359,13 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
   }
 
   /** Records a call started at {@code start} (read only when timing calls) that returned. */
-  private void finished(long start, Object[] ls) {
+  private void finished(long start, boolean judged, Object[] ls) {
     if (start == UNTIMED) {
       succeeded(0, false);
       return;
     }
     long end = clock.nanoTime();
-    boolean slow = timesCalls && end - start >= slowNanos;
+    boolean slow = judged && timesCalls && end - start >= slowNanos;
     if (ls.length != 0) {
       outcome(ls, slow, end - start, null);
     }
@@ -372,11 +376,10 @@ final class DefaultCircuitBreaker implements CircuitBreaker {
     }
   }
 
-  private void record(Throwable t, long start, Object[] ls) {
+  private void record(Throwable t, long start, boolean judged, Object[] ls) {
     long end = clock.nanoTime();
-    // A call that began untimed (no slow-call threshold and no listener then) is never slow.
     long took = start == UNTIMED ? 0 : end - start;
-    boolean failed = isFailure(t) || timesCalls && start != UNTIMED && took >= slowNanos;
+    boolean failed = isFailure(t) || judged && timesCalls && took >= slowNanos;
     if (ls.length != 0) {
       outcome(ls, failed, took, t);
     }
