@@ -24,6 +24,8 @@ module dev.sluice.spring {
   requires static dev.sluice.jdbc.quota;
   requires static dev.sluice.redis;
   requires static lettuce.core;
+  requires static dev.sluice.micrometer;
+  requires static micrometer.core;
 
   exports dev.sluice.spring;
 

@@ -761,7 +761,7 @@ final class Admission implements AsyncListener, BodyReader.Sink {
       throws IOException, ServletException {
     phase.set(DISPATCHED);
     if (filter.headersOnAdmitted && !decisions.isEmpty() && !rule.shadow()) {
-      res.setHeader(RateLimitHeaders.POLICY, count.policyHeader(decisions, rule));
+      res.setHeader(RateLimitHeaders.POLICY, count.policyHeader(decisions));
       res.setHeader(RateLimitHeaders.STATE, RateLimitHeaders.state(decisions));
     }
     count.admitted.increment();

@@ -5,7 +5,6 @@ import dev.sluice.HealthContributor;
 import dev.sluice.NanoClock;
 import dev.sluice.QuotaDecision;
 import dev.sluice.QuotaGate;
-import dev.sluice.RateLimitDecision;
 import dev.sluice.RateLimiter;
 import dev.sluice.RequestQueue;
 import dev.sluice.TaskScheduler;
@@ -155,9 +154,7 @@ public final class SluiceFilter implements Filter {
     this.rules = List.copyOf(b.rules);
     Map<String, RuleCounters> c = new LinkedHashMap<>();
     for (RouteRule r : rules) {
-      c.put(r.name(), new RuleCounters(policyHeader(r.perIp()), policyHeader(r.perUser()),
-          r.perIp() == null || r.perUser() == null ? null
-              : policyHeader(r.perIp()) + ", " + policyHeader(r.perUser())));
+      c.put(r.name(), new RuleCounters());
     }
     this.counters = c;
     this.addresses = b.addresses;
@@ -296,12 +293,6 @@ public final class SluiceFilter implements Filter {
     }
     Refusals.unavailable(response);
     return false;
-  }
-
-  /** The constant {@code RateLimit-Policy} item of a limiter, formatted once per rule. */
-  private static String policyHeader(RateLimiter<String> limiter) {
-    return limiter == null ? null : RateLimitHeaders.policy(List.of(new RateLimitDecision(
-        true, limiter.limit(), 0, 0, 0, limiter.period().toNanos(), limiter.name())));
   }
 
   /** Counts a store failure, marks the filter unhealthy for a log interval, logs (throttled). */

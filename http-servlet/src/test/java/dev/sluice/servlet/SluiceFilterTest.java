@@ -154,6 +154,23 @@ abstract class SluiceFilterTest {
   }
 
   @Test
+  void limiterReconfiguredLive_theHeadersShowTheNewPolicyFromTheNextResponse() throws Exception {
+    RateLimiter<String> chat = limiter("chat", 5);
+    start(filter().rule(RouteRule.builder("chat").path("/api/chat").perIp(chat).build()).build(),
+        new Ok());
+    assertThat(server.post("/api/chat").headers().firstValue("RateLimit-Policy"))
+        .hasValue("\"chat\";q=5;w=60");
+
+    chat.reconfigure(new RateLimiter.Settings(10, Duration.ofMinutes(2), 10));
+
+    HttpResponse<String> after = server.post("/api/chat");
+    assertThat(after.statusCode()).isEqualTo(200);
+    assertThat(after.headers().firstValue("RateLimit-Policy")).hasValue("\"chat\";q=10;w=120");
+    assertThat(server.post("/api/chat").headers().firstValue("RateLimit-Policy"))
+        .hasValue("\"chat\";q=10;w=120");
+  }
+
+  @Test
   void admittedResponses_withHeadersSwitchedOff_carryNoRateLimitHeaders() throws Exception {
     start(filter().rateLimitHeadersOnAdmitted(false)
         .rule(RouteRule.builder("chat").perIp(limiter("chat", 1)).build()).build(), new Ok());

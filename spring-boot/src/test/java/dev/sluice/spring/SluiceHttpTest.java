@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sluice.RateLimiter;
 import dev.sluice.RequestQueue;
 import dev.sluice.testing.Await;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -51,6 +53,9 @@ class SluiceHttpTest {
 
   @Autowired
   TestApp.Gate gate;
+
+  @Autowired
+  MeterRegistry meters;
 
   private final HttpClient http = HttpClient.newBuilder()
       .connectTimeout(Duration.ofSeconds(5)).build();
@@ -204,6 +209,24 @@ class SluiceHttpTest {
     assertThat(negative.statusCode()).isEqualTo(400);
     assertThat((String) json(negative.body()).get("message")).contains("limit");
     assertThat(limited.settings().limit()).isEqualTo(10);
+  }
+
+  @Test
+  void sluiceMeters_areBoundToTheApplicationsRegistry_andCountEachDecision() throws Exception {
+    // A key of its own: the client's address is the other tests' key on this shared limiter.
+    double before = decisions("allowed");
+    components.rateLimiters().get("limited").tryAcquire("metrics-test-key");
+    assertThat(decisions("allowed")).isEqualTo(before + 1);
+    assertThat(meters.find("sluice.http.requests").tag("rule", "limited").counters()).isNotEmpty();
+    assertThat(meters.find("sluice.queue.active").tag("name", "sluice").gauge()).isNotNull();
+    assertThat(meters.find("sluice.health.score").gauge()).isNotNull();
+  }
+
+  private double decisions(String outcome) {
+    Counter c = meters.find("sluice.ratelimit.decisions").tag("name", "limited")
+        .tag("outcome", outcome).counter();
+    assertThat(c).as("sluice.ratelimit.decisions{name=limited,outcome=%s}", outcome).isNotNull();
+    return c.count();
   }
 
   private HttpResponse<String> get(String path) throws IOException, InterruptedException {

@@ -234,6 +234,7 @@ public final class ChatApp implements AutoCloseable {
           .rateLimiters(wiring.sessionPerIp, wiring.chatPerIp, wiring.researchPerIp,
               wiring.exportPerIp)
           .build());
+      servlet(context, "/metrics", new MetricsServlet(wiring, adminToken));
       servlet(context, "/stub/*", stub);
       servlet(context, "/", new StaticServlet());
       extraServlets.forEach((path, extra) -> servlet(context, path, extra));

@@ -139,6 +139,32 @@ class BreakerAndHealthTest {
   }
 
   @Test
+  void metrics_areScrapedInPrometheusFormat_fromThisHostOrWithTheToken() throws Exception {
+    assertThat(research().statusCode()).isEqualTo(200);
+
+    HttpResponse<String> local = http.get("/metrics");
+    assertThat(local.statusCode()).as(local.body()).isEqualTo(200);
+    assertThat(local.headers().firstValue("Content-Type").orElseThrow()).startsWith("text/plain");
+    assertThat(local.body())
+        .contains("sluice_ratelimit_decisions_total{name=\"research\",outcome=\"allowed\"} 1.0")
+        .contains("sluice_queue_active{name=\"chat-service\"}")
+        .contains("sluice_breaker_state{name=\"literature\",state=\"closed\"} 1.0")
+        .contains("sluice_health_score")
+        .contains("sluice_http_requests_total{outcome=\"admitted\",rule=\"research\"}");
+    // No user, token or address ever becomes a label.
+    assertThat(local.body()).doesNotContain("127.0.0.1").doesNotContain(auth.substring(7));
+
+    // Through a local reverse proxy the request is not "from this host": the token is needed.
+    HttpResponse<String> proxied = http.get("/metrics", "X-Forwarded-For", "203.0.113.9");
+    assertThat(proxied.statusCode()).isEqualTo(401);
+    assertThat(proxied.body()).contains("\"error\":\"unauthorized\"");
+    assertThat(http.get("/metrics", "X-Forwarded-For", "203.0.113.9", "Authorization",
+        "Bearer wrong-token-0123456").statusCode()).isEqualTo(401);
+    assertThat(http.get("/metrics", "X-Forwarded-For", "203.0.113.9", "Authorization",
+        "Bearer " + TestApps.ADMIN).statusCode()).isEqualTo(200);
+  }
+
+  @Test
   void health_withoutTheAdminToken_isOnlyTheSummary() throws Exception {
     HttpResponse<String> r = http.get("/api/system-health");
     assertThat(r.statusCode()).isEqualTo(200);

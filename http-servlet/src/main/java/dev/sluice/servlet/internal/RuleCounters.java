@@ -3,51 +3,71 @@ package dev.sluice.servlet.internal;
 import dev.sluice.RateLimitDecision;
 import dev.sluice.servlet.FilterStats;
 import dev.sluice.servlet.RateLimitHeaders;
-import dev.sluice.servlet.RouteRule;
 import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
 
 /** Per-rule counters behind {@link FilterStats}, and the rule's constant header text. Thread-safe. */
 public final class RuleCounters {
-  private final String policyIp;
-  private final String policyUser;
-  private final String policyBoth;
-
   /**
-   * Creates the counters of a rule.
-   *
-   * @param policyIp the per-IP limit's {@code RateLimit-Policy} item, or null
-   * @param policyUser the per-user limit's item, or null
-   * @param policyBoth both items in order, or null
+   * The rule's last formatted {@code RateLimit-Policy} value and the decisions' figures it was
+   * formatted for. A limiter reconfigured at run time gives decisions with other figures, and the
+   * next response formats (and keeps) the new text, so the header never shows an old policy.
    */
-  public RuleCounters(String policyIp, String policyUser, String policyBoth) {
-    this.policyIp = policyIp;
-    this.policyUser = policyUser;
-    this.policyBoth = policyBoth;
+  private record Formatted(String header, String policy1, long limit1, long window1,
+      String policy2, long limit2, long window2) {
+
+    boolean fits(List<RateLimitDecision> decisions) {
+      RateLimitDecision first = decisions.get(0);
+      if (first.limit() != limit1 || first.windowSeconds() != window1
+          || !first.policy().equals(policy1)) {
+        return false;
+      }
+      if (decisions.size() == 1) {
+        return policy2 == null;
+      }
+      RateLimitDecision second = decisions.get(1);
+      return policy2 != null && second.limit() == limit2 && second.windowSeconds() == window2
+          && second.policy().equals(policy2);
+    }
+
+    static Formatted of(List<RateLimitDecision> decisions) {
+      RateLimitDecision first = decisions.get(0);
+      RateLimitDecision second = decisions.size() == 2 ? decisions.get(1) : null;
+      return new Formatted(RateLimitHeaders.policy(decisions), first.policy(), first.limit(),
+          first.windowSeconds(), second == null ? null : second.policy(),
+          second == null ? 0 : second.limit(), second == null ? 0 : second.windowSeconds());
+    }
   }
 
+  /** The last value for one decision and for two; racing writers store equal values. */
+  private volatile Formatted one;
+  private volatile Formatted two;
+
+  /** Creates the counters of a rule. */
+  public RuleCounters() {}
+
   /**
-   * The {@code RateLimit-Policy} value for the decisions a request got: the limits' policies
-   * never change, so the text is formatted once per rule rather than per response.
+   * The {@code RateLimit-Policy} value for the decisions a request got, formatted once per rule
+   * and policy rather than per response.
    *
-   * @param decisions the decisions, per-IP first
-   * @param rule the rule that made them
+   * @param decisions the decisions, per-IP first; one or two
    * @return the header value
    */
-  public String policyHeader(List<RateLimitDecision> decisions, RouteRule rule) {
-    if (decisions.size() == 2 && policyBoth != null) {
-      return policyBoth;
+  public String policyHeader(List<RateLimitDecision> decisions) {
+    if (decisions.size() > 2) {
+      return RateLimitHeaders.policy(decisions);
     }
+    Formatted f = decisions.size() == 1 ? one : two;
+    if (f != null && f.fits(decisions)) {
+      return f.header();
+    }
+    f = Formatted.of(decisions);
     if (decisions.size() == 1) {
-      String name = decisions.get(0).policy();
-      if (policyIp != null && name.equals(rule.perIp().name())) {
-        return policyIp;
-      }
-      if (policyUser != null && name.equals(rule.perUser().name())) {
-        return policyUser;
-      }
+      one = f;
+    } else {
+      two = f;
     }
-    return RateLimitHeaders.policy(decisions);
+    return f.header();
   }
 
   /** Requests passed to the application. */
