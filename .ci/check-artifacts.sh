@@ -22,6 +22,7 @@ testing:sluice-testing:jar
 "
 [ -d redis ] && modules="$modules redis:sluice-redis:jar"
 [ -d spring-boot ] && modules="$modules spring-boot:sluice-spring-boot-starter:jar"
+[ -d micrometer ] && modules="$modules micrometer:sluice-micrometer:jar"
 
 fail=0
 check_file() {
