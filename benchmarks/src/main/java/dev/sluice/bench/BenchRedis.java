@@ -1,17 +1,7 @@
 package dev.sluice.bench;
 
-import java.io.File;
+import dev.sluice.testing.RedisServer;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The Redis server the Redis tables run against, chosen once per JVM.
@@ -38,7 +28,7 @@ final class BenchRedis {
 
   private static String uri;
   private static String description;
-  private static Process started;
+  private static RedisServer started;
 
   private BenchRedis() {}
 
@@ -55,7 +45,7 @@ final class BenchRedis {
     if (configured != null) {
       return describeConfigured(configured);
     }
-    String binary = findOnPath("redis-server");
+    String binary = RedisServer.findBinary().orElse(null);
     return binary == null ? "none: no " + BENCH_URL + ", no " + TEST_URL + ", no redis-server"
         : "a redis-server started from " + binary + " (persistence off)";
   }
@@ -77,14 +67,14 @@ final class BenchRedis {
       description = describeConfigured(configured);
       return uri;
     }
-    String binary = findOnPath("redis-server");
+    String binary = RedisServer.findBinary().orElse(null);
     if (binary == null) {
       throw new IllegalStateException("no Redis for the Redis benchmarks: set " + BENCH_URL
           + "=redis://host:6379 (or " + TEST_URL + "), or put redis-server on the PATH"
           + " (Debian: apt-get install redis-server)");
     }
     try {
-      uri = start(binary);
+      uri = start();
     } catch (IOException e) {
       throw new IllegalStateException("no Redis for the Redis benchmarks: redis-server ("
           + binary + ") did not start: " + e.getMessage() + "; set " + BENCH_URL
@@ -114,84 +104,11 @@ final class BenchRedis {
     return which + " " + url.replaceAll(":[^:@/]*@", ":***@");
   }
 
-  private static String start(String binary) throws IOException {
-    IOException last = null;
-    for (int attempt = 0; attempt < 3; attempt++) {
-      int port;
-      try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-        port = socket.getLocalPort();
-      }
-      Path dir = Files.createTempDirectory("sluice-bench-redis");
-      Path log = dir.resolve("redis.log");
-      Process process = new ProcessBuilder(List.of(binary, "--port", Integer.toString(port),
-          "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir.toString(),
-          "--daemonize", "no", "--loglevel", "warning"))
-          .redirectErrorStream(true)
-          .redirectOutput(log.toFile())
-          .start();
-      try {
-        awaitPing(process, port, log);
-        started = process;
-        Runtime.getRuntime().addShutdownHook(new Thread(BenchRedis::stop, "bench-redis-stop"));
-        return "redis://127.0.0.1:" + port;
-      } catch (IOException e) {
-        last = e; // another process may have taken the port between probing and binding
-        process.destroyForcibly();
-      }
-    }
-    throw last;
-  }
-
-  /** Waits, at most 20 s, until the server answers PING. */
-  private static void awaitPing(Process process, int port, Path log) throws IOException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (System.nanoTime() - deadline < 0) {
-      if (!process.isAlive()) {
-        throw new IOException("redis-server on port " + port + " exited: "
-            + Files.readString(log));
-      }
-      if (answersPing(port)) {
-        return;
-      }
-      try {
-        process.waitFor(50, TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted while starting redis-server", e);
-      }
-    }
-    throw new IOException("redis-server on port " + port + " did not answer within 20 s");
-  }
-
-  private static boolean answersPing(int port) {
-    try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
-      socket.setSoTimeout(1_000);
-      OutputStream out = socket.getOutputStream();
-      out.write("PING\r\n".getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-      InputStream in = socket.getInputStream();
-      byte[] reply = new byte[7];
-      int n = in.readNBytes(reply, 0, reply.length);
-      return new String(reply, 0, n, StandardCharsets.US_ASCII).startsWith("+PONG");
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
-  private static void stop() {
-    Process p = started;
-    if (p == null) {
-      return;
-    }
-    p.destroy();
-    try {
-      if (!p.waitFor(10, TimeUnit.SECONDS)) {
-        p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-      }
-    } catch (InterruptedException e) {
-      p.destroyForcibly();
-      Thread.currentThread().interrupt();
-    }
+  private static String start() throws IOException {
+    RedisServer server = RedisServer.start();
+    started = server;
+    Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "bench-redis-stop"));
+    return server.uri();
   }
 
   private static String setting(String name) {
@@ -200,19 +117,5 @@ final class BenchRedis {
       value = System.getenv(name);
     }
     return value == null || value.isBlank() ? null : value.trim();
-  }
-
-  private static String findOnPath(String name) {
-    String path = System.getenv("PATH");
-    if (path == null) {
-      return null;
-    }
-    for (String dir : path.split(File.pathSeparator)) {
-      File candidate = new File(dir, name);
-      if (candidate.isFile() && candidate.canExecute()) {
-        return candidate.getAbsolutePath();
-      }
-    }
-    return null;
   }
 }

@@ -9,7 +9,6 @@ import dev.sluice.RateLimiter;
 import dev.sluice.RequestQueue;
 import dev.sluice.servlet.internal.ErrorResponses;
 import dev.sluice.servlet.internal.Json;
-import dev.sluice.servlet.internal.JsonObjectReader;
 import dev.sluice.servlet.internal.JsonTree;
 import dev.sluice.servlet.internal.SettingsJson;
 import jakarta.servlet.http.HttpServlet;
@@ -153,16 +152,19 @@ public final class HealthServlet extends HttpServlet {
       tooLarge(res);
       return;
     }
-    String action;
-    String text = new String(body, StandardCharsets.UTF_8);
+    Map<?, ?> members;
     try {
-      Map<String, String> members = JsonObjectReader.stringMembers(text);
-      action = members.get("action");
+      Object parsed = JsonTree.parse(new String(body, StandardCharsets.UTF_8));
+      if (!(parsed instanceof Map)) {
+        throw new IllegalArgumentException("the top-level value is not an object");
+      }
+      members = (Map<?, ?>) parsed;
     } catch (IllegalArgumentException e) {
       LOG.debug("malformed admin request: {}", e.getMessage());
       error(res, 400, "malformed_json", "The body must be a JSON object: " + e.getMessage());
       return;
     }
+    String action = members.get("action") instanceof String a ? a : null;
     if (action == null) {
       error(res, 400, "missing_action", "The body must name an action, one of " + ACTIONS + ".");
       return;
@@ -173,7 +175,7 @@ public final class HealthServlet extends HttpServlet {
       return;
     }
     if (action.equals("configure") && configurable()) {
-      configure(text, req, res);
+      configure(members, req, res);
       return;
     }
     String result = run(action);
@@ -248,16 +250,8 @@ public final class HealthServlet extends HttpServlet {
   }
 
   /** {@code {"action":"configure","kind":…,"name":…,"settings":{…}}}. */
-  private void configure(String text, HttpServletRequest req, HttpServletResponse res)
+  private void configure(Map<?, ?> members, HttpServletRequest req, HttpServletResponse res)
       throws IOException {
-    Map<?, ?> members;
-    try {
-      members = (Map<?, ?>) JsonTree.parse(text); // the action was read from it: an object
-    } catch (IllegalArgumentException e) {
-      LOG.debug("malformed admin request: {}", e.getMessage());
-      error(res, 400, "malformed_json", "The body must be a JSON object: " + e.getMessage());
-      return;
-    }
     Object kind = members.get("kind");
     if (!(kind instanceof String) || !KINDS.contains(kind)) {
       error(res, 400, "unknown_kind", "\"kind\" must be one of " + KINDS + ".");

@@ -1,5 +1,6 @@
 package dev.sluice.redis;
 
+import dev.sluice.testing.RedisServer;
 import dev.sluice.testing.Await;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -21,7 +22,7 @@ import org.junit.jupiter.api.Test;
  * that the hash tag is the key text.
  */
 class RedisClusterRateLimitStoreTest {
-  private TestRedis.Server server;
+  private RedisServer server;
   private RedisClusterClient cluster;
 
   @AfterEach

@@ -1,5 +1,6 @@
 package dev.sluice.redis;
 
+import dev.sluice.testing.RedisServer;
 import dev.sluice.testing.Await;
 import static java.util.concurrent.TimeUnit.SECONDS;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -36,14 +37,14 @@ import org.junit.jupiter.api.Test;
 class RedisRateLimitStoreTest {
   private static final Duration PATIENT = Duration.ofSeconds(20);
   private final List<RedisClient> clients = new ArrayList<>();
-  private final List<TestRedis.Server> servers = new ArrayList<>();
+  private final List<RedisServer> servers = new ArrayList<>();
 
   @AfterEach
   void tearDown() {
     for (RedisClient client : clients) {
       client.shutdown(Duration.ZERO, Duration.ofSeconds(5));
     }
-    servers.forEach(TestRedis.Server::stop);
+    servers.forEach(RedisServer::stop);
   }
 
   private StatefulRedisConnection<String, String> connect(String uri) {
@@ -154,7 +155,7 @@ class RedisRateLimitStoreTest {
   @Test
   void acquire_serverPausedLongerThanTheTimeout_failsWithRateLimitStoreExceptionThenAnswers()
       throws Exception {
-    TestRedis.Server server = ownServer();
+    RedisServer server = ownServer();
     StatefulRedisConnection<String, String> connection = connect(server.uri());
     StatefulRedisConnection<String, String> admin = connect(server.uri());
     String ns = namespace("pause");
@@ -189,7 +190,7 @@ class RedisRateLimitStoreTest {
   @Test
   void acquire_serverStoppedAndStartedAgain_failsMeanwhileLogsOncePerIntervalAndRecovers()
       throws Exception {
-    TestRedis.Server server = ownServer();
+    RedisServer server = ownServer();
     RedisClient client = RedisClient.create(server.uri());
     clients.add(client);
     client.setOptions(ClientOptions.builder()
@@ -230,7 +231,7 @@ class RedisRateLimitStoreTest {
     assertThat(unhealthy.recommendations()).singleElement().asString()
         .contains("failed its last 6 calls");
 
-    server.start();
+    server.restart();
     RateLimitDecision decision = awaitAnswer(limiter);
     // The server kept nothing (no persistence): the key starts again with a full bucket.
     assertThat(decision.allowed()).isTrue();
@@ -262,8 +263,8 @@ class RedisRateLimitStoreTest {
         commandArgs)).isEqualTo("OK");
   }
 
-  private TestRedis.Server ownServer() throws Exception {
-    TestRedis.Server server = TestRedis.startOwnServer();
+  private RedisServer ownServer() throws Exception {
+    RedisServer server = TestRedis.startOwnServer();
     servers.add(server);
     return server;
   }

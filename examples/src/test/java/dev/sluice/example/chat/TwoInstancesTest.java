@@ -1,5 +1,6 @@
 package dev.sluice.example.chat;
 
+import dev.sluice.testing.RedisServer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -170,7 +171,7 @@ class TwoInstancesTest {
   @Test
   void redisStore_whenRedisStops_perIpLimitsFailOpen_andTheHealthReportShowsTheStore()
       throws Exception {
-    TestRedis.Server redis = TestRedis.startOwnServer();
+    RedisServer redis = TestRedis.startOwnServer();
     opened.push(redis::stop);
     ManualClock limits = new ManualClock();
     ChatApp app = start(TestApps.config(db)
