@@ -20,43 +20,15 @@ import org.junit.jupiter.api.Assumptions;
  * own, and are skipped (failing under {@code CI=true}) without {@code redis-server} on the PATH.
  */
 final class TestRedis {
-  private static String uri;
-  private static String unavailable;
-
   private TestRedis() {}
 
   /** The URI of this run's shared server; skips the calling test if there is none. */
-  static synchronized String uri() {
-    if (uri == null && unavailable == null) {
-      String external = System.getProperty("SLUICE_TEST_REDIS_URL");
-      if (external == null || external.isBlank()) {
-        external = System.getenv("SLUICE_TEST_REDIS_URL");
-      }
-      if (external != null && !external.isBlank()) {
-        uri = external.trim();
-        System.err.println("Sluice Redis tests run on " + uri.replaceAll(":[^:@/]*@", ":***@"));
-      } else {
-        try {
-          RedisServer server = RedisServer.start();
-          Runtime.getRuntime().addShutdownHook(new Thread(server::stop));
-          uri = server.uri();
-          System.err.println("Sluice Redis tests run on a redis-server started at " + uri);
-        } catch (IOException | RuntimeException e) {
-          unavailable = e.getMessage();
-        }
-      }
-      if (unavailable != null) {
-        String reason = "Redis for tests is unavailable: " + unavailable
-            + "; set SLUICE_TEST_REDIS_URL or put redis-server on the PATH";
-        if ("true".equals(System.getenv("CI"))) {
-          throw new IllegalStateException(reason);
-        }
-        System.err.println("SKIPPING Redis tests: " + reason);
-      }
+  static String uri() {
+    try {
+      return RedisServer.sharedUri();
+    } catch (IllegalStateException e) {
+      return skip(e.getMessage());
     }
-    Assumptions.assumeTrue(uri != null, () -> "SKIPPED: Redis for tests is unavailable: "
-        + unavailable);
-    return uri;
   }
 
   /**
@@ -67,12 +39,17 @@ final class TestRedis {
    */
   static RedisServer startOwnServer(String... extraArgs) throws IOException {
     if (RedisServer.findBinary().isEmpty()) {
-      String reason = "no redis-server on the PATH";
-      if ("true".equals(System.getenv("CI"))) {
-        throw new IllegalStateException(reason);
-      }
-      Assumptions.abort("SKIPPED: " + reason);
+      skip("no redis-server on the PATH");
     }
     return RedisServer.start(extraArgs);
+  }
+
+  /** Skips the calling test with the reason printed; fails it under {@code CI=true}. */
+  private static <T> T skip(String reason) {
+    if ("true".equals(System.getenv("CI"))) {
+      throw new IllegalStateException(reason);
+    }
+    System.err.println("SKIPPING Redis tests: " + reason);
+    return Assumptions.abort("SKIPPED: " + reason);
   }
 }

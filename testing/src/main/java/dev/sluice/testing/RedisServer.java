@@ -31,6 +31,12 @@ import java.util.concurrent.TimeUnit;
  * <p>Thread-safe.
  */
 public final class RedisServer implements AutoCloseable {
+  /** The setting naming a running server for tests: {@value}. */
+  public static final String URL_SETTING = "SLUICE_TEST_REDIS_URL";
+
+  private static String sharedUri;
+  private static String sharedUnavailable;
+
   private final String binary;
   private final int port;
   private final Path dir;
@@ -87,6 +93,43 @@ public final class RedisServer implements AutoCloseable {
       }
     }
     throw last;
+  }
+
+  /**
+   * The server a test run shares, chosen once per JVM: {@value #URL_SETTING} (system property,
+   * else environment) when set, such as {@code redis://127.0.0.1:6379}; otherwise a server
+   * {@linkplain #start started} here and stopped when the JVM exits.
+   *
+   * @return the server's URI
+   * @throws IllegalStateException saying why and what to set, when neither is available (asked
+   *     again, it fails the same way without trying again)
+   */
+  public static synchronized String sharedUri() {
+    if (sharedUri == null && sharedUnavailable == null) {
+      String external = System.getProperty(URL_SETTING);
+      if (external == null || external.isBlank()) {
+        external = System.getenv(URL_SETTING);
+      }
+      if (external != null && !external.isBlank()) {
+        sharedUri = external.trim();
+        System.err.println("Sluice Redis tests run on "
+            + sharedUri.replaceAll(":[^:@/]*@", ":***@"));
+      } else {
+        try {
+          RedisServer server = start();
+          Runtime.getRuntime().addShutdownHook(new Thread(server::stop));
+          sharedUri = server.uri();
+          System.err.println("Sluice Redis tests run on a redis-server started at " + sharedUri);
+        } catch (IOException | RuntimeException e) {
+          sharedUnavailable = "Redis for tests is unavailable: " + e.getMessage() + "; set "
+              + URL_SETTING + " or put redis-server on the PATH";
+        }
+      }
+    }
+    if (sharedUri == null) {
+      throw new IllegalStateException(sharedUnavailable);
+    }
+    return sharedUri;
   }
 
   private static int freePort() throws IOException {
