@@ -65,9 +65,12 @@ INSERT INTO sluice.plan_quota (plan, quota, allowance, window_unit, time_zone)
   VALUES ('bench', 'bench', 2147483647, 'month', 'UTC');
 INSERT INTO sluice.subject (subject, plan) SELECT 's' || i, 'bench' FROM generate_series(0, 99999) i;
 INSERT INTO sluice.quota_usage
-  (subject, quota, window_start, window_end, used, updated_at, window_unit, time_zone)
-  SELECT 's' || i, 'bench', w.window_start, w.window_end, 0, clock_timestamp(), 'month', 'UTC'
-    FROM generate_series(0, 99999) i, sluice.quota_window('month', 'UTC', clock_timestamp()) w;
+  (subject, quota, window_start, window_end, used, updated_at, window_unit, time_zone, lim,
+   config_version)
+  SELECT 's' || i, 'bench', w.window_start, w.window_end, 0, clock_timestamp(), 'month', 'UTC',
+         2147483647, v.version
+    FROM generate_series(0, 99999) i, sluice.quota_window('month', 'UTC', clock_timestamp()) w,
+         sluice.quota_config_version v;
 CREATE TABLE bench_counter (subject text PRIMARY KEY, used integer NOT NULL CHECK (used >= 0),
   lim integer NOT NULL, updated_at timestamptz NOT NULL);
 INSERT INTO bench_counter SELECT 's' || i, 0, 2147483647, clock_timestamp()

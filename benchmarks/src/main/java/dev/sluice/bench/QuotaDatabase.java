@@ -134,12 +134,14 @@ final class QuotaDatabase {
             + " sluice.subject, bench_counter, bucket",
         "INSERT INTO sluice.subject (subject, plan) SELECT 's' || i, 'bench'"
             + " FROM generate_series(0, " + (subjects - 1) + ") i",
-        // Labelled with the plan's unit and zone (V7), as the first consume would label them.
+        // Labelled with the plan's unit, zone, limit and configuration version (V8), as the
+        // first consume would label them.
         "INSERT INTO sluice.quota_usage (subject, quota, window_start, window_end, used,"
-            + " updated_at, window_unit, time_zone) SELECT 's' || i, 'bench', w.window_start,"
-            + " w.window_end, 0, clock_timestamp(), 'month', 'UTC'"
-            + " FROM generate_series(0, " + (subjects - 1) + ") i,"
-            + " sluice.quota_window('month', 'UTC', clock_timestamp()) w",
+            + " updated_at, window_unit, time_zone, lim, config_version) SELECT 's' || i, 'bench',"
+            + " w.window_start, w.window_end, 0, clock_timestamp(), 'month', 'UTC', "
+            + NEVER_REFUSES + ", v.version FROM generate_series(0, " + (subjects - 1) + ") i,"
+            + " sluice.quota_window('month', 'UTC', clock_timestamp()) w,"
+            + " sluice.quota_config_version v",
         "INSERT INTO bench_counter (subject, used, lim, updated_at) SELECT 's' || i, 0, "
             + NEVER_REFUSES + ", clock_timestamp() FROM generate_series(0, " + (subjects - 1)
             + ") i",
