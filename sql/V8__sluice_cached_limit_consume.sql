@@ -260,11 +260,14 @@ BEGIN
   -- configuration version (so its cached limit and its window's unit and zone are the plan's),
   -- its window has not ended (so it is the current one: windows of one unit and zone tile time),
   -- and the units fit. The UPDATE takes the row lock itself and re-checks the guard on the newest
-  -- row version, as a raw guarded UPDATE does.
+  -- row version, as a raw guarded UPDATE does. The version is read first, by its own statement:
+  -- outside the row lock, and without a join that a lock wait would make the UPDATE re-evaluate
+  -- (a plan change committed in between makes this consume one that raced the change; a subject's
+  -- own change clears the row's label, which the UPDATE sees).
+  SELECT g.version INTO v_version FROM sluice.quota_config_version g;
   IF $4 IS NULL THEN
     UPDATE sluice.quota_usage u SET used = u.used + v_amount, updated_at = v_now
-      FROM sluice.quota_config_version g
-     WHERE u.subject = $1 AND u.quota = $2 AND u.config_version = g.version
+     WHERE u.subject = $1 AND u.quota = $2 AND u.config_version = v_version
        AND v_now < u.window_end AND u.used::bigint + v_amount <= u.lim
     RETURNING u.used, u.lim, u.window_end INTO used, "limit", resets_at;
     IF FOUND THEN
@@ -276,9 +279,9 @@ BEGIN
     -- or the full path is needed.
     SELECT u.used, u.lim, u.window_end INTO v_cur_used, "limit", resets_at
       FROM sluice.quota_usage u
-      JOIN sluice.quota_config_version g ON u.config_version = g.version
-     WHERE u.subject = $1 AND u.quota = $2 AND v_now < u.window_end
-       FOR UPDATE OF u;
+     WHERE u.subject = $1 AND u.quota = $2 AND u.config_version = v_version
+       AND v_now < u.window_end
+       FOR UPDATE;
     IF FOUND AND v_cur_used::bigint + v_amount > "limit" THEN
       allowed := false;
       used := v_cur_used;
@@ -291,8 +294,7 @@ BEGIN
     -- anyone can see them (the row lock is still held): a retry never counts twice.
     WITH c AS (
       UPDATE sluice.quota_usage u SET used = u.used + v_amount, updated_at = v_now
-        FROM sluice.quota_config_version g
-       WHERE u.subject = $1 AND u.quota = $2 AND u.config_version = g.version
+       WHERE u.subject = $1 AND u.quota = $2 AND u.config_version = v_version
          AND v_now < u.window_end AND u.used::bigint + v_amount <= u.lim
       RETURNING u.used, u.lim, u.window_start, u.window_end),
     l AS (

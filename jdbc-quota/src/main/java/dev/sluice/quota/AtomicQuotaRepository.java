@@ -54,19 +54,25 @@ import org.jdbi.v3.core.argument.Argument;
  * in its own auto-commit transaction on a connection borrowed from the data source. Concurrent
  * consumes from any number of threads, pools or application instances serialise on the counter
  * row in the database, so the limit is never exceeded. Inside the database, a consume whose
- * counter is already in the current window is a single guarded statement (the counter row locked
- * together with its plan, the ledger row written, the units counted); first use, a window to
- * move, or a repeated request id take a longer path in the same call. {@link #consumeAll} decides
- * many requests in one round trip.
+ * counter is already in the current window is a single guarded single-row statement (the counter
+ * row caches its limit, labelled with a configuration version that triggers on the plan tables
+ * keep honest, so a plan change applies from the next consume); first use, a window to move, a
+ * changed plan or a repeated request id take a longer path in the same call. A consume with a
+ * request id also writes its ledger row (answers for retries, refunds, an audit trail); one
+ * without is counted in the counter only. {@link #consumeAll} decides many requests in one round
+ * trip.
  *
  * <p><b>Windows.</b> A counter always belongs to the window that the subject's current plan and
  * the current time give: the span during which the plan's time zone shows the same hour, day, ISO
  * week or month. Windows are contiguous and never overlap, across daylight-saving changes too (a
  * day may have 23 or 25 hours; at a fall-back the repeated hour belongs to the hour it repeats).
- * When an operator changes a plan's window unit mid-window, the new current window starts with
- * what the ledger shows was consumed, and not refunded, inside it: never more than was really
- * used there ({@code sluice.cleanup_old_sessions} may already have deleted older ledger rows, and
- * then less is carried over).
+ * When an operator changes a plan's window unit (or zone) mid-window, the new current window
+ * {@code [T, E)} carries from each of the counter's windows {@code [S, F)} (the stored one and the
+ * earlier ones the database keeps when a counter moves on): nothing if it ended by {@code T};
+ * everything it counted if it began at or after {@code T} (exact); nothing if it began earlier
+ * and counted nothing since {@code T} (exact); everything it counted if it holds units on both
+ * sides of {@code T}. That last case may count usage from before {@code T}, never more than was
+ * really used, and never lets the new window grant more than its allowance.
  *
  * <p><b>Time.</b> The database server's clock decides the window, so every instance shares one
  * clock, and the functions an application role is granted take no time argument: it cannot charge
@@ -543,8 +549,8 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
 
   /**
    * Moves every counter whose stored window is not the current one to the current window: used
-   * back to zero when its window has ended, or to what the ledger shows was consumed inside the
-   * current window when the plan's window unit was changed. Consumes do this lazily anyway; this
+   * back to zero when its window has ended, or to what it carries over into the current window
+   * when the plan's window unit was changed (see the class comment). Consumes do this lazily; this
    * keeps reports current.
    *
    * @return the number of counters moved
