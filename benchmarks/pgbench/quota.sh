@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Quota consume against a raw guarded UPDATE, with pgbench, on any PostgreSQL server.
 #
-#   benchmarks/pgbench/quota.sh [-T seconds] [-c "1 8 32"] [-s "on off"] [-k] URL
+#   benchmarks/pgbench/quota.sh [-T seconds] [-r rounds] [-c "1 8 32"] [-s "on off"] [-k] URL
 #
 #   URL   a libpq URI of any database on the server, e.g. postgresql://postgres@127.0.0.1:5432/test
 #         (the user must be allowed to create databases)
-#   -T    seconds per cell (default 20)
+#   -T    seconds per variant and round (default 20)
+#   -r    rounds per cell (default 1): the variants run one after another, round after round, and
+#         each variant's tps is the mean of its rounds (interleaving evens out drift, e.g. the
+#         disk's flush latency with synchronous_commit on)
 #   -c    client counts (default "1 8 32"); pgbench threads = min(clients, CPUs)
 #   -s    synchronous_commit settings to run, set per session with PGOPTIONS (default "on off")
 #   -k    keep database sluice_pgbench afterwards (default: dropped)
@@ -13,8 +16,8 @@
 # Creates database sluice_pgbench (dropped first if it exists), installs Sluice's shipped schema
 # from sql/V*.sql, and seeds 100,000 subjects s0..s99999 on a plan that never refuses, each with a
 # counter in the current window, a raw counter table and a Bucket4j-shaped state table with the
-# same keys. Every cell runs pgbench -n -M prepared for -T seconds; within a cell the variants run
-# back to back, and the ledger is emptied before each cell. Variants (scripts next to this file):
+# same keys. Every variant runs pgbench -n -M prepared for -T seconds per round; within a cell the
+# variants run back to back, and the ledger is emptied before each cell. Variants (scripts next to this file):
 #   raw         UPDATE bench_counter SET used = used + 1 WHERE subject = $1 AND used + 1 <= lim
 #               RETURNING used: the physical limit of "check and count one unit"
 #   consume     SELECT … FROM sluice.consume_quota(subject, 'bench', 1, NULL)
@@ -26,21 +29,23 @@
 set -euo pipefail
 
 seconds=20
+rounds=1
 clients="1 8 32"
 syncs="on off"
 keep=0
-while getopts "T:c:s:kh" opt; do
+while getopts "T:r:c:s:kh" opt; do
   case "$opt" in
     T) seconds="$OPTARG" ;;
+    r) rounds="$OPTARG" ;;
     c) clients="$OPTARG" ;;
     s) syncs="$OPTARG" ;;
     k) keep=1 ;;
-    *) sed -n '2,27p' "$0"; exit 2 ;;
+    *) sed -n '2,30p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
 if [ $# -ne 1 ]; then
-  sed -n '2,27p' "$0"
+  sed -n '2,30p' "$0"
   exit 2
 fi
 url="$1"
@@ -82,7 +87,8 @@ SQL
 
 server="$(psql -X -At -d "$bench_url" -c "SELECT current_setting('server_version') || ', fsync '
   || current_setting('fsync') || ', shared_buffers ' || current_setting('shared_buffers')")"
-echo "server: PostgreSQL $server; $cpus CPUs; $seconds s per cell; pgbench -n -M prepared"
+echo "server: PostgreSQL $server; $cpus CPUs; $rounds round(s) of $seconds s per variant and cell;"\
+  "pgbench -n -M prepared"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)"
 
 tps() { # variant dist clients sync
@@ -103,10 +109,14 @@ for sync in $syncs; do
   for dist in hot spread; do
     for c in $clients; do
       psql -X -q -d "$bench_url" -c "TRUNCATE sluice.quota_ledger" -c "VACUUM ANALYZE"
-      raw="$(tps raw "$dist" "$c" "$sync")"
-      con="$(tps consume "$dist" "$c" "$sync")"
-      rid="$(tps request-id "$dist" "$c" "$sync")"
-      b4j="$(tps bucket4j "$dist" "$c" "$sync")"
+      raw=0 con=0 rid=0 b4j=0
+      for _ in $(seq "$rounds"); do
+        raw=$((raw + $(tps raw "$dist" "$c" "$sync")))
+        con=$((con + $(tps consume "$dist" "$c" "$sync")))
+        rid=$((rid + $(tps request-id "$dist" "$c" "$sync")))
+        b4j=$((b4j + $(tps bucket4j "$dist" "$c" "$sync")))
+      done
+      raw=$((raw / rounds)) con=$((con / rounds)) rid=$((rid / rounds)) b4j=$((b4j / rounds))
       name="one hot subject"
       [ "$dist" = spread ] && name="100k spread subjects"
       echo "| $name | $c | $raw | $con ($(pct "$con" "$raw") %) | $rid ($(pct "$rid" "$raw") %) | $b4j ($(pct "$b4j" "$raw") %) |"
