@@ -23,7 +23,11 @@
 --    the row again.
 -- 2. The ledger records consumes made with a request id (their answers for retries, refunds, and
 --    an audit trail); a consume without one is counted in the counter only. Pass a request id to
---    have a consume recorded.
+--    have a consume recorded. A request id's ledger row is now written before the counter is
+--    locked (lock order: ledger row, then counter; consume_quota_all writes all of its rows first,
+--    in key order), so a hot subject's lock is held for the counter UPDATE and a small in-place
+--    update of that row only; and consumed_at is indexed by a BRIN index (rows arrive in time
+--    order; the daily cleanup is its only reader) instead of a B-tree that every row entered.
 -- 3. Carry-over on a mid-window change of a plan's window unit or time zone, decided without the
 --    ledger: from the counter row and sluice.quota_window_usage, which keeps the usage of the
 --    counter's earlier windows (one row per window left with units in it, written when a counter
@@ -53,6 +57,11 @@ REVOKE ALL ON sluice.quota_config_version FROM PUBLIC;
 ALTER TABLE sluice.quota_usage
   ADD COLUMN IF NOT EXISTS lim integer,
   ADD COLUMN IF NOT EXISTS config_version bigint;
+
+-- Point 2: the cleanup's range scan needs no B-tree entry per ledger row.
+CREATE INDEX IF NOT EXISTS quota_ledger_consumed_at_brin
+  ON sluice.quota_ledger USING brin (consumed_at);
+DROP INDEX IF EXISTS sluice.quota_ledger_consumed_at_ix;
 
 -- A counter's earlier windows that still had units in them when it moved on (point 3).
 CREATE TABLE IF NOT EXISTS sluice.quota_window_usage (
@@ -265,18 +274,44 @@ BEGIN
   -- (a plan change committed in between makes this consume one that raced the change; a subject's
   -- own change clears the row's label, which the UPDATE sees).
   SELECT g.version INTO v_version FROM sluice.quota_config_version g;
-  IF $4 IS NULL THEN
+  -- With a request id, its ledger row comes first, before any counter lock (the lock order of
+  -- V8: a request id's ledger row, then the counter; no call ever waits for a ledger row while
+  -- holding a counter, so the two cannot deadlock, and the row's heap and index entries are
+  -- written outside the counter's lock). A conflict is a retry of a request id already recorded,
+  -- or, inside consume_quota_all, the row the batch recorded up front (still undecided).
+  IF $4 IS NOT NULL THEN
+    INSERT INTO sluice.quota_ledger (subject, quota, request_id, amount, consumed_at)
+    VALUES ($1, $2, $4, v_amount, v_now)
+    ON CONFLICT (subject, quota, request_id) DO NOTHING
+    RETURNING id INTO v_ledger_id;
+    IF v_ledger_id IS NULL THEN
+      SELECT l.id INTO v_ledger_id
+        FROM sluice.quota_ledger l
+       WHERE l.subject = $1 AND l.quota = $2 AND l.request_id = $4 AND l.allowed IS NULL;
+    END IF;
+  END IF;
+  IF $4 IS NULL OR v_ledger_id IS NOT NULL THEN
     UPDATE sluice.quota_usage u SET used = u.used + v_amount, updated_at = v_now
      WHERE u.subject = $1 AND u.quota = $2 AND u.config_version = v_version
        AND v_now < u.window_end AND u.used::bigint + v_amount <= u.lim
-    RETURNING u.used, u.lim, u.window_end INTO used, "limit", resets_at;
+    RETURNING u.used, u.lim, u.window_start, u.window_end
+      INTO used, "limit", v_cws, resets_at;
     IF FOUND THEN
       allowed := true;
       remaining := greatest(0, "limit" - used);
+      IF v_ledger_id IS NOT NULL THEN
+        UPDATE sluice.quota_ledger l
+           SET allowed = true, used_after = @FN@.used, limit_at = @FN@."limit",
+               window_start = v_cws, window_end = @FN@.resets_at
+         WHERE l.id = v_ledger_id;
+      END IF;
       RETURN;
     END IF;
+  END IF;
+  IF $4 IS NULL THEN
     -- Not counted: refused in the current window (answered from the newest row version, locked),
-    -- or the full path is needed.
+    -- or the full path is needed. (With a request id, a refusal takes the full path, which
+    -- records it in the ledger row.)
     SELECT u.used, u.lim, u.window_end INTO v_cur_used, "limit", resets_at
       FROM sluice.quota_usage u
      WHERE u.subject = $1 AND u.quota = $2 AND u.config_version = v_version
@@ -288,39 +323,11 @@ BEGIN
       remaining := greatest(0, "limit" - used);
       RETURN;
     END IF;
-  ELSE
-    -- The same with the request id in the ledger row. A request id already in the ledger (a
-    -- retry) conflicts, and then the units this statement counted are taken back below before
-    -- anyone can see them (the row lock is still held): a retry never counts twice.
-    WITH c AS (
-      UPDATE sluice.quota_usage u SET used = u.used + v_amount, updated_at = v_now
-       WHERE u.subject = $1 AND u.quota = $2 AND u.config_version = v_version
-         AND v_now < u.window_end AND u.used::bigint + v_amount <= u.lim
-      RETURNING u.used, u.lim, u.window_start, u.window_end),
-    l AS (
-      INSERT INTO sluice.quota_ledger
-        (subject, quota, request_id, amount, allowed, used_after, limit_at, window_start,
-         window_end, consumed_at)
-      SELECT $1, $2, $4, v_amount, true, c.used, c.lim, c.window_start, c.window_end, v_now
-        FROM c
-      ON CONFLICT (subject, quota, request_id) DO NOTHING
-      RETURNING 1)
-    SELECT c.used, c.lim, c.window_end, (SELECT count(*) FROM l) = 1
-      INTO used, "limit", resets_at, allowed
-      FROM c;
-    IF allowed THEN
-      remaining := greatest(0, "limit" - used);
-      RETURN;
-    ELSIF FOUND THEN
-      UPDATE sluice.quota_usage u SET used = u.used - v_amount
-       WHERE u.subject = $1 AND u.quota = $2;
-    END IF;
-    allowed := NULL;
-    used := NULL;
-    "limit" := NULL;
-    resets_at := NULL;
-    -- A retry, a refusal (recorded in the ledger below) or the full path.
   END IF;
+  allowed := NULL;
+  used := NULL;
+  "limit" := NULL;
+  resets_at := NULL;
 
   -- The full path. The counter row's lock comes first; first use creates the subject (default
   -- plan) and a counter with nothing used and an empty window, so that there is a row to lock (a
@@ -363,22 +370,17 @@ BEGIN
   SELECT w.window_start, w.window_end INTO v_ws, v_we
     FROM sluice.quota_window(v_unit, v_tz, v_now) w;
 
-  IF $4 IS NOT NULL THEN
-    INSERT INTO sluice.quota_ledger (subject, quota, request_id, amount, consumed_at)
-    VALUES ($1, $2, $4, v_amount, v_now)
-    ON CONFLICT (subject, quota, request_id) DO NOTHING
-    RETURNING id INTO v_ledger_id;
-    IF v_ledger_id IS NULL THEN
-      SELECT l.id, l.allowed, l.used_after, l.limit_at, l.window_end, l.refunded_at
-        INTO v_ledger_id, allowed, used, "limit", resets_at, v_refunded
-        FROM sluice.quota_ledger l
-       WHERE l.subject = $1 AND l.quota = $2 AND l.request_id = $4;
-      IF v_refunded IS NULL THEN
-        remaining := greatest(0, "limit" - used);
-        RETURN;
-      END IF;
-      -- Refunded: this retry charges again. A concurrent retry waits on the counter lock and then
-      -- finds refunded_at cleared, answering what this one decided.
+  IF $4 IS NOT NULL AND v_ledger_id IS NULL THEN
+    -- A retry of a recorded request id, under the counter's lock: answered from its row, or
+    -- charged again if it was refunded (a concurrent retry waits on the counter lock and then
+    -- finds refunded_at cleared, answering what this one decided).
+    SELECT l.id, l.allowed, l.used_after, l.limit_at, l.window_end, l.refunded_at
+      INTO v_ledger_id, allowed, used, "limit", resets_at, v_refunded
+      FROM sluice.quota_ledger l
+     WHERE l.subject = $1 AND l.quota = $2 AND l.request_id = $4;
+    IF v_refunded IS NULL THEN
+      remaining := greatest(0, "limit" - used);
+      RETURN;
     END IF;
   END IF;
 
@@ -434,6 +436,75 @@ $do$;
 REVOKE EXECUTE ON FUNCTION sluice.consume_quota_at(text, text, integer, text, timestamptz)
   FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION sluice.consume_quota(text, text, integer, text) FROM PUBLIC;
+
+-- The batch (V7) records every request id's ledger row before it locks any counter.
+CREATE OR REPLACE FUNCTION sluice.consume_quota_all_at(
+    subjects text[], quotas text[], amounts integer[], request_ids text[], at timestamptz)
+  RETURNS TABLE (allowed boolean, used integer, "limit" integer, remaining integer,
+                 resets_at timestamptz)
+  LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+  n           integer := coalesce(cardinality($1), 0);
+  r           record;
+  d           record;
+  a_allowed   boolean[] := array_fill(NULL::boolean, ARRAY[n]);
+  a_used      integer[] := array_fill(NULL::integer, ARRAY[n]);
+  a_limit     integer[] := array_fill(NULL::integer, ARRAY[n]);
+  a_remaining integer[] := array_fill(NULL::integer, ARRAY[n]);
+  a_resets    timestamptz[] := array_fill(NULL::timestamptz, ARRAY[n]);
+BEGIN
+  IF $1 IS NULL THEN
+    RAISE EXCEPTION 'subjects must not be null' USING ERRCODE = '22023';
+  END IF;
+  IF $2 IS NULL OR cardinality($2) NOT IN (1, n) THEN
+    RAISE EXCEPTION 'quotas must have 1 or % elements but had %', n, coalesce(cardinality($2), 0)
+      USING ERRCODE = '22023';
+  END IF;
+  IF $3 IS NOT NULL AND cardinality($3) <> n THEN
+    RAISE EXCEPTION 'amounts must be null or have % elements but had %', n, cardinality($3)
+      USING ERRCODE = '22023';
+  END IF;
+  IF $4 IS NOT NULL AND cardinality($4) <> n THEN
+    RAISE EXCEPTION 'request_ids must be null or have % elements but had %', n, cardinality($4)
+      USING ERRCODE = '22023';
+  END IF;
+  -- Every request id's ledger row first, in key order, before any counter is locked (V8's lock
+  -- order; see consume_quota_at). Invalid elements are left to the loop, which names them.
+  INSERT INTO sluice.quota_ledger (subject, quota, request_id, amount, consumed_at)
+  SELECT y.subject, y.quota, y.request_id, y.amount, $5
+    FROM (SELECT x.subject, CASE WHEN cardinality($2) = 1 THEN $2[1] ELSE $2[x.ord] END AS quota,
+                 $4[x.ord] AS request_id, coalesce($3[x.ord], 1) AS amount
+            FROM unnest($1) WITH ORDINALITY AS x(subject, ord)) y
+   WHERE y.request_id IS NOT NULL AND y.subject <> '' AND y.quota <> '' AND y.amount >= 1
+     AND $5 IS NOT NULL
+   ORDER BY y.subject, y.quota, y.request_id
+  ON CONFLICT (subject, quota, request_id) DO NOTHING;
+  FOR r IN
+    SELECT x.ord::integer AS ord, x.subject,
+           CASE WHEN cardinality($2) = 1 THEN $2[1] ELSE $2[x.ord] END AS quota
+      FROM unnest($1) WITH ORDINALITY AS x(subject, ord)
+     ORDER BY 2, 3, 1
+  LOOP
+    SELECT * INTO d
+      FROM sluice.consume_quota_at(r.subject, r.quota, coalesce($3[r.ord], 1), $4[r.ord], $5);
+    a_allowed[r.ord] := d.allowed;
+    a_used[r.ord] := d.used;
+    a_limit[r.ord] := d."limit";
+    a_remaining[r.ord] := d.remaining;
+    a_resets[r.ord] := d.resets_at;
+  END LOOP;
+  RETURN QUERY
+    SELECT x.allowed, x.used, x."limit", x.remaining, x.resets_at
+      FROM unnest(a_allowed, a_used, a_limit, a_remaining, a_resets)
+           WITH ORDINALITY AS x(allowed, used, "limit", remaining, resets_at, ord)
+     ORDER BY x.ord;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION
+  sluice.consume_quota_all_at(text[], text[], integer[], text[], timestamptz) FROM PUBLIC;
 
 -- Refund (V7) keeping the label when the counter's window does not move, clearing it otherwise.
 CREATE OR REPLACE FUNCTION sluice.refund_quota_at(

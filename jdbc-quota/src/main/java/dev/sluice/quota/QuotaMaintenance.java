@@ -89,7 +89,9 @@ public final class QuotaMaintenance {
   /**
    * Calls {@code sluice.cleanup_old_sessions(retention)}: deletes ledger rows older than the
    * retention from ended windows, counters idle for longer than the retention, and rate-limit
-   * keys whose bucket is full again. Keep the retention longer than any client retries a request.
+   * keys whose bucket is full again; also (not counted in the result) a counter's kept earlier
+   * windows that ended more than the retention, and at least 32 days, ago. Keep the retention
+   * longer than any client retries a request.
    *
    * @param retention how long to keep history, &gt;= 0
    * @return what was deleted

@@ -144,6 +144,60 @@ class QuotaBatchTest {
     }
   }
 
+  /**
+   * The same request ids sent at once as single consumes and inside batches that hold other
+   * counters of the same subjects (a client retrying through both paths): V8 writes a request id's
+   * ledger row before any counter lock, batches all of theirs first, so nothing deadlocks, and
+   * each request id is charged exactly once.
+   */
+  @Test
+  void sameRequestIdsRacingThroughBatchesAndSingles_neverDeadlockAndChargeEachIdOnce()
+      throws Exception {
+    String plan = fx.plan(1000, "day", "UTC");
+    List<String> subjects = List.of(fx.subjectOn(plan), fx.subjectOn(plan));
+    int ids = 30;
+    int threads = 8;
+    ExecutorService workers = Executors.newFixedThreadPool(threads);
+    CyclicBarrier start = new CyclicBarrier(threads);
+    List<Future<?>> done = new ArrayList<>();
+    try {
+      for (int t = 0; t < threads; t++) {
+        boolean batching = t % 2 == 0;
+        boolean reversed = t % 4 < 2;
+        done.add(workers.submit(() -> {
+          start.await(10, SECONDS);
+          for (int k = 0; k < ids; k++) {
+            String id = "id-" + (reversed ? ids - 1 - k : k);
+            if (batching) {
+              List<QuotaRequest> batch = new ArrayList<>();
+              for (String s : subjects) {
+                batch.add(QuotaRequest.of(s, "q")); // holds s's counter before the id's turn
+                batch.add(new QuotaRequest(s, "q", 1, id));
+              }
+              assertThat(quotas.consumeAll(batch)).allMatch(QuotaDecision::allowed);
+            } else {
+              for (String s : subjects) {
+                assertThat(quotas.consume(s, "q", 1, id).allowed()).isTrue();
+              }
+            }
+          }
+          return null;
+        }));
+      }
+      for (Future<?> f : done) {
+        f.get(120, SECONDS);
+      }
+    } finally {
+      workers.shutdownNow();
+    }
+    int anonymous = threads / 2 * ids; // one per subject per batch
+    for (String s : subjects) {
+      assertThat(fx.ledgerRows(s)).as(s).isEqualTo(ids);
+      assertThat(fx.ledgerSum(s)).as(s).isEqualTo(ids);
+      assertThat(fx.storedUsed(s)).as(s).isEqualTo(ids + anonymous);
+    }
+  }
+
   @Test
   void consumeAll_undefinedQuotaInTheBatch_consumesNothingOfIt() {
     String subject = fx.subjectOn(fx.plan(3, "day", "UTC"));
