@@ -2,8 +2,8 @@
 -- common case, and a consume without a request id writes no ledger row. Idempotent. Keeps every
 -- rule of V6/V7 (windows from the current plan, daylight-saving windows, request ids that answer
 -- the same, refunded ids that charge again once, the database clock for applications, one lock
--- order) except the carry-over on a unit change, which is now decided from the counter row alone
--- (below).
+-- order) except the carry-over on a unit change, which is now decided without the ledger (point
+-- 3).
 --
 -- Why: measured with benchmarks/pgbench/quota.sh (docs/benchmarks.md), V7's consume spent most
 -- of its time on two things a raw guarded UPDATE does not do: joining the subject, its plan and its
@@ -36,8 +36,9 @@
 --      - nothing when F <= T (it ended before the new window began);
 --      - everything it counted when S >= T (it began inside the new window: all its usage is in
 --        it, exactly; hour -> day counts every hour of that day);
---      - nothing when S < T and it last counted before T (exactly: nothing since T);
---      - everything it counted when S < T and it counted at or after T: units on both sides of
+--      - nothing when S < T and it last changed (units counted or given back) before T (exactly:
+--        nothing since T);
+--      - everything it counted when S < T and it changed at or after T: units on both sides of
 --        T (day -> hour, week -> day, week -> month across the first of a month). This is the one
 --        case that can count usage from before the new window began. It never counts more than
 --        was really used, and it never lets the new window grant more than its allowance (quotas
@@ -45,7 +46,8 @@
 --    Kept windows older than 32 days can no longer lie in a current window (a month is the
 --    longest) and are deleted when their counter next moves.
 
--- Grants: unchanged (see V7); the new table is read by the functions only.
+-- Grants: unchanged (see V7); the new tables are read and written by the functions and triggers
+-- only.
 
 CREATE TABLE IF NOT EXISTS sluice.quota_config_version (
   id      boolean PRIMARY KEY DEFAULT true CHECK (id),
@@ -230,7 +232,13 @@ $$;
 REVOKE EXECUTE ON FUNCTION sluice.quota_counter(text, text, timestamptz, timestamptz) FROM PUBLIC;
 
 -- Consume, as the test/maintenance twin (time "at") and as what applications call (the database
--- clock), made from one body as in V7.
+-- clock), made from one body as in V7. enable_seqscan = off: plpgsql caches each statement's
+-- plan for the session, and a plan made while a table was small (a fresh install, an emptied
+-- ledger) may scan the whole table on every later call until autovacuum's next ANALYZE; every
+-- statement here finds its rows by key or by ctid (measured: a pooled session fell from 2,600 to
+-- 870 consumes/s within 16 s after the ledger was emptied and analyzed). jit = off: the cost a
+-- disabled scan is given (on the one-row version table, which has nothing else) would otherwise
+-- make PostgreSQL compile every statement (6 ms a call, measured).
 DO $do$
 DECLARE
   body constant text := $body$
@@ -245,7 +253,7 @@ DECLARE
   v_version    bigint;
   v_ws         timestamptz;
   v_we         timestamptz;
-  v_ledger_id  bigint;
+  v_ledger     tid;
   v_refunded   timestamptz;
   v_used       integer;
   v_cws        timestamptz;
@@ -274,6 +282,9 @@ BEGIN
   -- (a plan change committed in between makes this consume one that raced the change; a subject's
   -- own change clears the row's label, which the UPDATE sees).
   SELECT g.version INTO v_version FROM sluice.quota_config_version g;
+  -- A ledger row is found again by its ctid (a TID scan whatever the plan cache holds: a plan
+  -- cached while the ledger was small would otherwise scan it whole on every call); only this
+  -- call, under the counter's lock, changes the row meanwhile.
   -- With a request id, its ledger row comes first, before any counter lock (the lock order of
   -- V8: a request id's ledger row, then the counter; no call ever waits for a ledger row while
   -- holding a counter, so the two cannot deadlock, and the row's heap and index entries are
@@ -283,14 +294,14 @@ BEGIN
     INSERT INTO sluice.quota_ledger (subject, quota, request_id, amount, consumed_at)
     VALUES ($1, $2, $4, v_amount, v_now)
     ON CONFLICT (subject, quota, request_id) DO NOTHING
-    RETURNING id INTO v_ledger_id;
-    IF v_ledger_id IS NULL THEN
-      SELECT l.id INTO v_ledger_id
+    RETURNING ctid INTO v_ledger;
+    IF v_ledger IS NULL THEN
+      SELECT l.ctid INTO v_ledger
         FROM sluice.quota_ledger l
        WHERE l.subject = $1 AND l.quota = $2 AND l.request_id = $4 AND l.allowed IS NULL;
     END IF;
   END IF;
-  IF $4 IS NULL OR v_ledger_id IS NOT NULL THEN
+  IF $4 IS NULL OR v_ledger IS NOT NULL THEN
     UPDATE sluice.quota_usage u SET used = u.used + v_amount, updated_at = v_now
      WHERE u.subject = $1 AND u.quota = $2 AND u.config_version = v_version
        AND v_now < u.window_end AND u.used::bigint + v_amount <= u.lim
@@ -299,11 +310,11 @@ BEGIN
     IF FOUND THEN
       allowed := true;
       remaining := greatest(0, "limit" - used);
-      IF v_ledger_id IS NOT NULL THEN
+      IF v_ledger IS NOT NULL THEN
         UPDATE sluice.quota_ledger l
            SET allowed = true, used_after = @FN@.used, limit_at = @FN@."limit",
                window_start = v_cws, window_end = @FN@.resets_at
-         WHERE l.id = v_ledger_id;
+         WHERE l.ctid = v_ledger;
       END IF;
       RETURN;
     END IF;
@@ -370,12 +381,12 @@ BEGIN
   SELECT w.window_start, w.window_end INTO v_ws, v_we
     FROM sluice.quota_window(v_unit, v_tz, v_now) w;
 
-  IF $4 IS NOT NULL AND v_ledger_id IS NULL THEN
+  IF $4 IS NOT NULL AND v_ledger IS NULL THEN
     -- A retry of a recorded request id, under the counter's lock: answered from its row, or
     -- charged again if it was refunded (a concurrent retry waits on the counter lock and then
     -- finds refunded_at cleared, answering what this one decided).
-    SELECT l.id, l.allowed, l.used_after, l.limit_at, l.window_end, l.refunded_at
-      INTO v_ledger_id, allowed, used, "limit", resets_at, v_refunded
+    SELECT l.ctid, l.allowed, l.used_after, l.limit_at, l.window_end, l.refunded_at
+      INTO v_ledger, allowed, used, "limit", resets_at, v_refunded
       FROM sluice.quota_ledger l
      WHERE l.subject = $1 AND l.quota = $2 AND l.request_id = $4;
     IF v_refunded IS NULL THEN
@@ -408,12 +419,12 @@ BEGIN
   "limit" := v_limit;
   remaining := greatest(0, v_limit - v_used);
 
-  IF v_ledger_id IS NOT NULL THEN
+  IF v_ledger IS NOT NULL THEN
     UPDATE sluice.quota_ledger l
        SET allowed = @FN@.allowed, used_after = @FN@.used, limit_at = v_limit,
            window_start = v_cws, window_end = @FN@.resets_at, consumed_at = v_now,
            refunded_at = NULL
-     WHERE l.id = v_ledger_id;
+     WHERE l.ctid = v_ledger;
   END IF;
 END
 $body$;
@@ -422,13 +433,15 @@ BEGIN
     || ' subject text, quota text, amount integer, request_id text, at timestamptz,'
     || ' OUT allowed boolean, OUT used integer, OUT "limit" integer, OUT remaining integer,'
     || ' OUT resets_at timestamptz)'
-    || ' LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS '
+    || ' LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp'
+    || ' SET enable_seqscan = off SET jit = off AS '
     || quote_literal(replace(replace(body, '@NOW@', '$5'), '@FN@', 'consume_quota_at'));
   EXECUTE 'CREATE OR REPLACE FUNCTION sluice.consume_quota('
     || ' subject text, quota text, amount integer DEFAULT 1, request_id text DEFAULT NULL,'
     || ' OUT allowed boolean, OUT used integer, OUT "limit" integer, OUT remaining integer,'
     || ' OUT resets_at timestamptz)'
-    || ' LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS '
+    || ' LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp'
+    || ' SET enable_seqscan = off SET jit = off AS '
     || quote_literal(replace(replace(body, '@NOW@', 'clock_timestamp()'), '@FN@',
                              'consume_quota'));
 END
@@ -506,17 +519,20 @@ $$;
 REVOKE EXECUTE ON FUNCTION
   sluice.consume_quota_all_at(text[], text[], integer[], text[], timestamptz) FROM PUBLIC;
 
--- Refund (V7) keeping the label when the counter's window does not move, clearing it otherwise.
+-- Refund (V7) keeping the label when the counter's window does not move, clearing it otherwise;
+-- its rows found by key or ctid whatever plan is cached (see consume).
 CREATE OR REPLACE FUNCTION sluice.refund_quota_at(
     subject text, quota text, request_id text, at timestamptz)
   RETURNS boolean
   LANGUAGE plpgsql VOLATILE SECURITY DEFINER
   SET search_path = pg_catalog, pg_temp
+  SET enable_seqscan = off
+  SET jit = off
 AS $$
 #variable_conflict use_column
 DECLARE
   v_now       timestamptz := $4;
-  v_id        bigint;
+  v_ledger    tid;
   v_amount    integer;
   v_ledger_ws timestamptz;
   v_consumed  timestamptz;
@@ -538,8 +554,8 @@ BEGIN
   IF NOT FOUND THEN
     RETURN false;
   END IF;
-  SELECT l.id, l.amount, l.window_start, l.consumed_at
-    INTO v_id, v_amount, v_ledger_ws, v_consumed
+  SELECT l.ctid, l.amount, l.window_start, l.consumed_at
+    INTO v_ledger, v_amount, v_ledger_ws, v_consumed
     FROM sluice.quota_ledger l
    WHERE l.subject = $1 AND l.quota = $2 AND l.request_id = $3
      AND l.allowed AND l.refunded_at IS NULL
@@ -571,7 +587,7 @@ BEGIN
          config_version = CASE WHEN u.window_start = v_cws AND u.window_end = v_cwe
                                THEN u.config_version END
    WHERE u.subject = $1 AND u.quota = $2;
-  UPDATE sluice.quota_ledger l SET refunded_at = v_now WHERE l.id = v_id;
+  UPDATE sluice.quota_ledger l SET refunded_at = v_now WHERE l.ctid = v_ledger;
   RETURN true;
 END
 $$;
