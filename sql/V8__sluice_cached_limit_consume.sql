@@ -127,6 +127,17 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION sluice.quota_config_changed() FROM PUBLIC;
 
+-- Unlabels a subject's counter of one quota (all of its counters when quota is null).
+CREATE OR REPLACE FUNCTION sluice.quota_unlabel(subject text, quota text)
+  RETURNS void
+  LANGUAGE sql VOLATILE
+  SET search_path = pg_catalog, pg_temp
+AS $$
+  UPDATE sluice.quota_usage u SET config_version = NULL
+   WHERE u.subject = $1 AND ($2 IS NULL OR u.quota = $2) AND u.config_version IS NOT NULL
+$$;
+REVOKE EXECUTE ON FUNCTION sluice.quota_unlabel(text, text) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION sluice.quota_subject_changed()
   RETURNS trigger
   LANGUAGE plpgsql SECURITY DEFINER
@@ -136,11 +147,9 @@ BEGIN
   IF TG_OP = 'UPDATE' AND OLD.subject = NEW.subject AND OLD.plan = NEW.plan THEN
     RETURN NULL;
   END IF;
-  UPDATE sluice.quota_usage u SET config_version = NULL
-   WHERE u.subject = OLD.subject AND u.config_version IS NOT NULL;
+  PERFORM sluice.quota_unlabel(OLD.subject, NULL);
   IF TG_OP = 'UPDATE' AND OLD.subject <> NEW.subject THEN
-    UPDATE sluice.quota_usage u SET config_version = NULL
-     WHERE u.subject = NEW.subject AND u.config_version IS NOT NULL;
+    PERFORM sluice.quota_unlabel(NEW.subject, NULL);
   END IF;
   RETURN NULL;
 END
@@ -154,12 +163,10 @@ CREATE OR REPLACE FUNCTION sluice.quota_override_changed()
 AS $$
 BEGIN
   IF TG_OP IN ('UPDATE', 'DELETE') THEN
-    UPDATE sluice.quota_usage u SET config_version = NULL
-     WHERE u.subject = OLD.subject AND u.quota = OLD.quota AND u.config_version IS NOT NULL;
+    PERFORM sluice.quota_unlabel(OLD.subject, OLD.quota);
   END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN
-    UPDATE sluice.quota_usage u SET config_version = NULL
-     WHERE u.subject = NEW.subject AND u.quota = NEW.quota AND u.config_version IS NOT NULL;
+    PERFORM sluice.quota_unlabel(NEW.subject, NEW.quota);
   END IF;
   RETURN NULL;
 END
@@ -259,6 +266,7 @@ DECLARE
   v_cws        timestamptz;
   v_end        timestamptz;
   v_current    boolean;
+  v_attempt    integer;
 BEGIN
   IF $1 IS NULL OR $1 = '' THEN
     RAISE EXCEPTION 'subject must be non-empty' USING ERRCODE = '22023';
@@ -355,16 +363,7 @@ BEGIN
   -- The plan and the configuration version, read in one snapshot under the counter's lock: a
   -- change committed after this read unlabels the row again (its trigger waits for this lock, or
   -- the version moves on), so the label written below is never newer than the limit it vouches for.
-  SELECT coalesce(o.allowance, pq.allowance), pq.window_unit, pq.time_zone, g.version
-    INTO v_limit, v_unit, v_tz, v_version
-    FROM sluice.subject s
-    JOIN sluice.plan_quota pq ON pq.plan = s.plan AND pq.quota = $2
-    LEFT JOIN sluice.subject_quota_override o ON o.subject = s.subject AND o.quota = $2
-   CROSS JOIN sluice.quota_config_version g
-   WHERE s.subject = $1;
-  IF NOT FOUND THEN
-    -- A counter whose subject was deleted: the subject comes back on the default plan.
-    INSERT INTO sluice.subject (subject) VALUES ($1) ON CONFLICT (subject) DO NOTHING;
+  FOR v_attempt IN 1..2 LOOP
     SELECT coalesce(o.allowance, pq.allowance), pq.window_unit, pq.time_zone, g.version
       INTO v_limit, v_unit, v_tz, v_version
       FROM sluice.subject s
@@ -372,11 +371,14 @@ BEGIN
       LEFT JOIN sluice.subject_quota_override o ON o.subject = s.subject AND o.quota = $2
      CROSS JOIN sluice.quota_config_version g
      WHERE s.subject = $1;
-    IF NOT FOUND THEN
+    EXIT WHEN FOUND;
+    IF v_attempt = 2 THEN
       RAISE EXCEPTION 'quota "%" is not defined for the plan of subject "%"', $2, $1
         USING ERRCODE = 'SLQ01';
     END IF;
-  END IF;
+    -- A counter whose subject was deleted: the subject comes back on the default plan.
+    INSERT INTO sluice.subject (subject) VALUES ($1) ON CONFLICT (subject) DO NOTHING;
+  END LOOP;
 
   SELECT w.window_start, w.window_end INTO v_ws, v_we
     FROM sluice.quota_window(v_unit, v_tz, v_now) w;
