@@ -5,7 +5,6 @@ import dev.sluice.QuotaEvents;
 import dev.sluice.QuotaGate;
 import dev.sluice.QuotaListener;
 import dev.sluice.QuotaStoreException;
-import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -21,12 +20,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.function.Function;
 import javax.sql.DataSource;
-import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
-import org.jdbi.v3.core.JdbiException;
-import org.jdbi.v3.core.argument.Argument;
 
 /**
  * Per-subject, per-quota allowances in PostgreSQL, through the shipped SQL functions (see
@@ -51,16 +46,19 @@ import org.jdbi.v3.core.argument.Argument;
  * }</pre>
  *
  * <p>Each call is one round trip: one statement ({@code SELECT * FROM sluice.consume_quota(...)})
- * in its own auto-commit transaction on a connection borrowed from the data source. Concurrent
- * consumes from any number of threads, pools or application instances serialise on the counter
- * row in the database, so the limit is never exceeded. Inside the database, a consume whose
- * counter is already in the current window is a single guarded single-row statement (the counter
- * row caches its limit, labelled with a configuration version that triggers on the plan tables
- * keep honest, so a plan change applies from the next consume); first use, a window to move, a
- * changed plan or a repeated request id take a longer path in the same call. A consume with a
- * request id also writes its ledger row (answers for retries, refunds, an audit trail); one
- * without is counted in the counter only. {@link #consumeAll} decides many requests in one round
- * trip.
+ * in a transaction of its own on a connection of its own, borrowed from the data source (or
+ * opened with {@link Jdbi#open()}), never one the application has open: a connection handed out
+ * with auto-commit off (HikariCP's {@code autoCommit=false}) is committed after the call, and
+ * rolled back when the call failed, so nothing counted is lost when it goes back to the pool.
+ * Concurrent consumes from any number of threads, pools or application instances serialise on
+ * the counter row in the database, so the limit is never exceeded. Inside the database, a
+ * consume whose counter is already in the current window is a single guarded single-row statement
+ * (the counter row caches its limit, labelled with a configuration version that triggers on the
+ * plan tables keep honest, so a plan change applies from the next consume); first use, a window
+ * to move, a changed plan or a repeated request id take a longer path in the same call. A
+ * consume with a request id also writes its ledger row (answers for retries, refunds, an audit
+ * trail); one without is counted in the counter only. {@link #consumeAll} decides many requests
+ * in one round trip.
  *
  * <p><b>Windows.</b> A counter always belongs to the window that the subject's current plan and
  * the current time give: the span during which the plan's time zone shows the same hour, day, ISO
@@ -131,7 +129,7 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
       System.getLogger(AtomicQuotaRepository.class.getName());
   private static final QuotaListener[] NONE = {};
 
-  private final Jdbi jdbi;
+  private final OwnTransaction tx;
   private final Clock clock;
   /** Copy-on-write: replaced, never changed, by {@link #addListener}. */
   private volatile QuotaListener[] listeners = NONE;
@@ -139,8 +137,8 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
   private final Set<QuotaListener> failedListeners =
       Collections.newSetFromMap(new IdentityHashMap<>());
 
-  private AtomicQuotaRepository(Jdbi jdbi, Clock clock) {
-    this.jdbi = jdbi;
+  private AtomicQuotaRepository(OwnTransaction tx, Clock clock) {
+    this.tx = tx;
     this.clock = clock;
   }
 
@@ -163,18 +161,21 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
    * @throws NullPointerException if {@code dataSource} is null
    */
   public static Builder builder(DataSource dataSource) {
-    return new Builder(Jdbi.create(Objects.requireNonNull(dataSource, "dataSource")));
+    return new Builder(OwnTransaction.over(dataSource));
   }
 
   /**
-   * Starts a builder over an existing Jdbi instance (its data source and configuration are used).
+   * Starts a builder over an existing Jdbi instance: each call opens a handle of its own
+   * ({@link Jdbi#open()}, never a handle the calling thread already has open, so a call never joins
+   * the application's transaction). Only connections come from it: its configuration (mappers,
+   * plugins) is not used.
    *
    * @param jdbi the Jdbi instance
    * @return a new builder
    * @throws NullPointerException if {@code jdbi} is null
    */
   public static Builder builder(Jdbi jdbi) {
-    return new Builder(Objects.requireNonNull(jdbi, "jdbi"));
+    return new Builder(OwnTransaction.over(jdbi));
   }
 
   /**
@@ -292,37 +293,30 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
 
   private List<QuotaDecision> consumeAll(String[] subjects, String[] quotas, Integer[] amounts,
       String[] requestIds, int n, String what) {
-    try {
-      return jdbi.withHandle(h -> {
-        Connection c = h.getConnection();
-        try (PreparedStatement ps = c.prepareStatement(clock == null ? CONSUME_ALL
-            : CONSUME_ALL_AT)) {
-          ps.setArray(1, c.createArrayOf("text", subjects));
-          ps.setArray(2, c.createArrayOf("text", quotas));
-          ps.setArray(3, c.createArrayOf("integer", amounts));
-          ps.setArray(4, c.createArrayOf("text", requestIds));
-          if (clock != null) {
-            ps.setObject(5, OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC));
-          }
-          List<QuotaDecision> decisions = new ArrayList<>(n);
-          try (ResultSet rs = ps.executeQuery()) {
-            while (rs.next()) {
-              decisions.add(new QuotaDecision(rs.getBoolean(1), rs.getLong(2), rs.getLong(3),
-                  rs.getLong(4), instant(rs, 5), quotas[decisions.size()]));
-            }
-          }
-          if (decisions.size() != n) {
-            throw new SQLException("consume_quota_all returned " + decisions.size()
-                + " rows for " + n + " requests");
-          }
-          return List.copyOf(decisions);
+    return call(what, c -> {
+      try (PreparedStatement ps = c.prepareStatement(clock == null ? CONSUME_ALL
+          : CONSUME_ALL_AT)) {
+        ps.setArray(1, c.createArrayOf("text", subjects));
+        ps.setArray(2, c.createArrayOf("text", quotas));
+        ps.setArray(3, c.createArrayOf("integer", amounts));
+        ps.setArray(4, c.createArrayOf("text", requestIds));
+        if (clock != null) {
+          ps.setObject(5, now());
         }
-      });
-    } catch (SQLException e) {
-      throw Failures.quota(what, new IllegalStateException(e.getMessage(), e));
-    } catch (JdbiException e) {
-      throw Failures.quota(what, e);
-    }
+        List<QuotaDecision> decisions = new ArrayList<>(n);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            decisions.add(new QuotaDecision(rs.getBoolean(1), rs.getLong(2), rs.getLong(3),
+                rs.getLong(4), instant(rs, 5), quotas[decisions.size()]));
+          }
+        }
+        if (decisions.size() != n) {
+          throw new SQLException("consume_quota_all returned " + decisions.size()
+              + " rows for " + n + " requests");
+        }
+        return List.copyOf(decisions);
+      }
+    });
   }
 
   /**
@@ -354,41 +348,31 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
   }
 
   /**
-   * Runs consume or check: one row, a handful of parameters, on every protected request, so a
-   * plain statement on Jdbi's handle. Jdbi's binding and mapping machinery cost several times the
-   * database call itself here (~50 µs of CPU and ~12 KB per call; docs/benchmarks.md).
+   * Runs consume or check: one row, a handful of parameters, on every protected request.
    */
   private QuotaDecision decide(String sql, String verb, String subject, String quota, int amount,
       boolean takesRequestId, String requestId) {
-    String what = verb + " of '" + quota + "' for '" + subject + "'";
-    try {
-      return jdbi.withHandle(h -> {
-        try (PreparedStatement ps = h.getConnection().prepareStatement(sql)) {
-          int i = 1;
-          ps.setString(i++, subject);
-          ps.setString(i++, quota);
-          ps.setInt(i++, amount);
-          if (takesRequestId) {
-            ps.setString(i++, requestId);
-          }
-          if (clock != null) {
-            ps.setObject(i, OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC));
-          }
-          try (ResultSet rs = ps.executeQuery()) {
-            if (!rs.next()) {
-              throw new SQLException(verb + " returned no row");
-            }
-            return new QuotaDecision(rs.getBoolean(1), rs.getLong(2), rs.getLong(3),
-                rs.getLong(4), instant(rs, 5), quota);
-          }
+    return call(verb + " of '" + quota + "' for '" + subject + "'", c -> {
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        int i = 1;
+        ps.setString(i++, subject);
+        ps.setString(i++, quota);
+        ps.setInt(i++, amount);
+        if (takesRequestId) {
+          ps.setString(i++, requestId);
         }
-      });
-    } catch (SQLException e) {
-      // Failures reads the SQL state from the cause chain: unknown outcomes stay unknown.
-      throw Failures.quota(what, new IllegalStateException(e.getMessage(), e));
-    } catch (JdbiException e) {
-      throw Failures.quota(what, e);
-    }
+        if (clock != null) {
+          ps.setObject(i, now());
+        }
+        try (ResultSet rs = ps.executeQuery()) {
+          if (!rs.next()) {
+            throw new SQLException(verb + " returned no row");
+          }
+          return new QuotaDecision(rs.getBoolean(1), rs.getLong(2), rs.getLong(3),
+              rs.getLong(4), instant(rs, 5), quota);
+        }
+      }
+    });
   }
 
   /**
@@ -415,15 +399,16 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
     QuotaListener[] ls = listeners;
     boolean refunded;
     try {
-      refunded = call("refund of '" + quota + "' for '" + subject + "'", h -> {
-        var query = h.createQuery(clock == null ? REFUND : REFUND_AT)
-            .bind(0, subject)
-            .bind(1, quota)
-            .bind(2, requestId);
-        if (clock != null) {
-          query.bind(3, now());
+      refunded = call("refund of '" + quota + "' for '" + subject + "'", c -> {
+        try (PreparedStatement ps = c.prepareStatement(clock == null ? REFUND : REFUND_AT)) {
+          ps.setString(1, subject);
+          ps.setString(2, quota);
+          ps.setString(3, requestId);
+          if (clock != null) {
+            ps.setObject(4, now());
+          }
+          return single(ps, "refund").getBoolean(1);
         }
-        return query.mapTo(Boolean.class).one();
       });
     } catch (QuotaStoreException e) {
       storeFailed(ls, subject, quota, e);
@@ -534,16 +519,22 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
     }
     String what = "status of '" + quota + "' for "
         + (array.length == 1 ? "'" + array[0] + "'" : array.length + " subjects");
-    return call(what, h -> {
-      var query = h.createQuery(clock == null ? STATUS : STATUS_AT)
-          .bindArray(0, String.class, (Object[]) array)
-          .bind(1, quota);
-      if (clock != null) {
-        query.bind(2, now());
+    return call(what, c -> {
+      try (PreparedStatement ps = c.prepareStatement(clock == null ? STATUS : STATUS_AT)) {
+        ps.setArray(1, c.createArrayOf("text", array));
+        ps.setString(2, quota);
+        if (clock != null) {
+          ps.setObject(3, now());
+        }
+        List<QuotaStatus> statuses = new ArrayList<>(array.length);
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            statuses.add(new QuotaStatus(rs.getString(1), rs.getString(2), quota, rs.getLong(3),
+                rs.getLong(4), rs.getLong(5), instant(rs, 6)));
+          }
+        }
+        return statuses;
       }
-      return query.map((rs, ctx) -> new QuotaStatus(rs.getString(1), rs.getString(2), quota,
-              rs.getLong(3), rs.getLong(4), rs.getLong(5), instant(rs, 6)))
-          .list();
     });
   }
 
@@ -558,9 +549,14 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
    * @throws QuotaStoreException if the database failed
    */
   public int resetExpiredWindows() {
-    return call("reset of expired quota windows", h -> clock == null
-        ? h.createQuery(RESET).mapTo(Integer.class).one()
-        : h.createQuery(RESET_AT).bind(0, now()).mapTo(Integer.class).one());
+    return call("reset of expired quota windows", c -> {
+      try (PreparedStatement ps = c.prepareStatement(clock == null ? RESET : RESET_AT)) {
+        if (clock != null) {
+          ps.setObject(1, now());
+        }
+        return single(ps, "reset").getInt(1);
+      }
+    });
   }
 
   @Override
@@ -568,18 +564,27 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
     return "AtomicQuotaRepository[clock=" + (clock == null ? "database" : clock) + "]";
   }
 
-  private <T> T call(String what, Function<Handle, T> work) {
-    try {
-      return jdbi.withHandle(work::apply);
-    } catch (JdbiException e) {
-      throw Failures.quota(what, e);
-    }
+  /**
+   * Runs one call on a connection of its own, in a transaction of its own (see
+   * {@link OwnTransaction}), with plain JDBC: Jdbi's binding and mapping machinery cost several
+   * times the database call itself (~50 µs of CPU and ~12 KB per call; docs/benchmarks.md).
+   */
+  private <T> T call(String what, OwnTransaction.Work<T> work) {
+    return tx.call(what, work);
   }
 
   /** The time to pass to the "_at" functions (only called when a clock was configured). */
-  private Argument now() {
-    OffsetDateTime at = OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC);
-    return (position, statement, ctx) -> statement.setObject(position, at);
+  private OffsetDateTime now() {
+    return OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC);
+  }
+
+  /** Executes a statement that answers exactly one row, positioned on it. */
+  private static ResultSet single(PreparedStatement ps, String verb) throws SQLException {
+    ResultSet rs = ps.executeQuery();
+    if (!rs.next()) {
+      throw new SQLException(verb + " returned no row");
+    }
+    return rs;
   }
 
   private static Instant instant(ResultSet rs, int column) throws SQLException {
@@ -606,11 +611,11 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
    * <p>Not thread-safe.
    */
   public static final class Builder {
-    private final Jdbi jdbi;
+    private final OwnTransaction tx;
     private Clock clock;
 
-    Builder(Jdbi jdbi) {
-      this.jdbi = jdbi;
+    Builder(OwnTransaction tx) {
+      this.tx = tx;
     }
 
     /**
@@ -634,7 +639,7 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
      * @return a new repository
      */
     public AtomicQuotaRepository build() {
-      return new AtomicQuotaRepository(jdbi, clock);
+      return new AtomicQuotaRepository(tx, clock);
     }
   }
 }

@@ -70,9 +70,10 @@ import org.jdbi.v3.core.JdbiException;
  * {@code SELECT set_config('statement_timeout', '<n>ms', true)}, in the same round trip and the
  * same implicit transaction, so the server cancels a step that waits longer (on a row another
  * transaction locked, on a stalled server) and the setting never outlives it on a pooled
- * connection. A timed-out step throws, or completes exceptionally with, a
- * {@link RateLimitStoreException}; the decision is then unknown, and the caller's fail-open or
- * fail-closed choice answers. The wait for a pooled connection is the pool's own timeout.
+ * connection (a connection handed out with auto-commit off is committed after the step, so that
+ * the pool's rollback on return never undoes it). A timed-out step throws, or completes
+ * exceptionally with, a {@link RateLimitStoreException}; the decision is then unknown, and the
+ * caller's fail-open or fail-closed choice answers. The wait for a pooled connection is the pool's own timeout.
  *
  * <p>Thread-safe: an instance holds only immutable configuration and its executor; all state is
  * in the database.
@@ -95,7 +96,7 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
   private final LongAdder calls = new LongAdder();
   private final LongAdder failures = new LongAdder();
   private final AtomicLong consecutiveFailures = new AtomicLong();
-  private final Jdbi jdbi;
+  private final OwnTransaction tx;
   private final String namespace;
   private final Function<? super K, String> keyText;
   private final NanoClock clock;
@@ -107,7 +108,7 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
   private final ExecutorService ownExecutor;
 
   private PostgresRateLimitStore(Builder<K> b) {
-    this.jdbi = b.jdbi;
+    this.tx = b.tx;
     this.namespace = b.namespace;
     this.keyText = b.keyText;
     this.clock = b.clock;
@@ -162,7 +163,7 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
    * @throws IllegalArgumentException if {@code namespace} is blank
    */
   public static <K> Builder<K> builder(DataSource dataSource, String namespace) {
-    return new Builder<>(Jdbi.create(Objects.requireNonNull(dataSource, "dataSource")), namespace);
+    return new Builder<>(OwnTransaction.over(dataSource), namespace);
   }
 
   /**
@@ -176,7 +177,7 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
    * @throws IllegalArgumentException if {@code namespace} is blank
    */
   public static <K> Builder<K> builder(Jdbi jdbi, String namespace) {
-    return new Builder<>(Objects.requireNonNull(jdbi, "jdbi"), namespace);
+    return new Builder<>(OwnTransaction.over(jdbi), namespace);
   }
 
   /**
@@ -297,8 +298,7 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
     // for the decision and for a key's new cell (issue 12).
     Long now = clock == null ? null : clock.nanoTime();
     try {
-      return jdbi.withHandle(h -> run(h.getConnection(), text, incrementNanos, toleranceNanos,
-          now));
+      return tx.run(c -> run(c, text, incrementNanos, toleranceNanos, now));
     } catch (JdbiException | SQLException e) {
       SQLException sql = e instanceof SQLException s ? s
           : e.getCause() instanceof SQLException s ? s : null;
@@ -369,16 +369,16 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
    * @param <K> the key type
    */
   public static final class Builder<K> {
-    private final Jdbi jdbi;
+    private final OwnTransaction tx;
     private final String namespace;
     private Function<? super K, String> keyText = String::valueOf;
     private NanoClock clock;
     private Duration statementTimeout = DEFAULT_STATEMENT_TIMEOUT;
     private Executor executor;
 
-    Builder(Jdbi jdbi, String namespace) {
+    Builder(OwnTransaction tx, String namespace) {
       AtomicQuotaRepository.requireText(namespace, "namespace");
-      this.jdbi = jdbi;
+      this.tx = tx;
       this.namespace = namespace;
     }
 

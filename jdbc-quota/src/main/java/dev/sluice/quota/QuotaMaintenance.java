@@ -1,17 +1,15 @@
 package dev.sluice.quota;
 
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.function.Function;
 import javax.sql.DataSource;
-import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
-import org.jdbi.v3.core.JdbiException;
-import org.jdbi.v3.core.statement.StatementContext;
 
 /**
  * The original system's maintenance calls on the shipped SQL functions:
@@ -45,10 +43,10 @@ public final class QuotaMaintenance {
       "SELECT pid, usename, application_name, client_addr, idle_seconds, terminated"
           + " FROM sluice.emergency_cleanup_connections()";
 
-  private final Jdbi jdbi;
+  private final OwnTransaction tx;
 
-  private QuotaMaintenance(Jdbi jdbi) {
-    this.jdbi = jdbi;
+  private QuotaMaintenance(OwnTransaction tx) {
+    this.tx = tx;
   }
 
   /**
@@ -59,7 +57,7 @@ public final class QuotaMaintenance {
    * @throws NullPointerException if {@code dataSource} is null
    */
   public static QuotaMaintenance create(DataSource dataSource) {
-    return new QuotaMaintenance(Jdbi.create(Objects.requireNonNull(dataSource, "dataSource")));
+    return new QuotaMaintenance(OwnTransaction.over(dataSource));
   }
 
   /**
@@ -70,7 +68,7 @@ public final class QuotaMaintenance {
    * @throws NullPointerException if {@code jdbi} is null
    */
   public static QuotaMaintenance create(Jdbi jdbi) {
-    return new QuotaMaintenance(Objects.requireNonNull(jdbi, "jdbi"));
+    return new QuotaMaintenance(OwnTransaction.over(jdbi));
   }
 
   /**
@@ -80,10 +78,8 @@ public final class QuotaMaintenance {
    * @throws dev.sluice.QuotaStoreException if the database failed
    */
   public List<LoadMetric> checkSystemLoad() {
-    return call("check_system_load", h -> h.createQuery(LOAD)
-        .map((rs, ctx) -> new LoadMetric(rs.getString(1), rs.getDouble(2), rs.getString(3),
-            Optional.ofNullable(rs.getString(4))))
-        .list());
+    return call("check_system_load", LOAD, ps -> { }, rs -> new LoadMetric(rs.getString(1),
+        rs.getDouble(2), rs.getString(3), Optional.ofNullable(rs.getString(4))));
   }
 
   /**
@@ -100,10 +96,8 @@ public final class QuotaMaintenance {
    */
   public CleanupResult cleanupOldSessions(Duration retention) {
     long micros = micros(retention, "retention");
-    return call("cleanup_old_sessions", h -> h.createQuery(CLEANUP)
-        .bind(0, micros)
-        .map((rs, ctx) -> new CleanupResult(rs.getLong(1), rs.getLong(2), rs.getLong(3)))
-        .one());
+    return call("cleanup_old_sessions", CLEANUP, ps -> ps.setLong(1, micros),
+        rs -> new CleanupResult(rs.getLong(1), rs.getLong(2), rs.getLong(3))).get(0);
   }
 
   /**
@@ -115,8 +109,8 @@ public final class QuotaMaintenance {
    * @throws dev.sluice.QuotaStoreException if the database failed
    */
   public List<EndedSession> emergencyCleanupConnections() {
-    return call("emergency_cleanup_connections",
-        h -> h.createQuery(EMERGENCY_DEFAULT).map(QuotaMaintenance::endedSession).list());
+    return call("emergency_cleanup_connections", EMERGENCY_DEFAULT, ps -> { },
+        QuotaMaintenance::endedSession);
   }
 
   /**
@@ -131,10 +125,8 @@ public final class QuotaMaintenance {
    */
   public List<EndedSession> emergencyCleanupConnections(Duration idleFor) {
     long micros = micros(idleFor, "idleFor");
-    return call("emergency_cleanup_connections", h -> h.createQuery(EMERGENCY)
-        .bind(0, micros)
-        .map(QuotaMaintenance::endedSession)
-        .list());
+    return call("emergency_cleanup_connections", EMERGENCY, ps -> ps.setLong(1, micros),
+        QuotaMaintenance::endedSession);
   }
 
   @Override
@@ -142,19 +134,38 @@ public final class QuotaMaintenance {
     return "QuotaMaintenance";
   }
 
-  private static EndedSession endedSession(ResultSet rs, StatementContext ctx)
-      throws SQLException {
+  private static EndedSession endedSession(ResultSet rs) throws SQLException {
     return new EndedSession(rs.getInt(1), rs.getString(2),
         Objects.toString(rs.getString(3), ""), Objects.toString(rs.getString(4), ""),
         Duration.ofNanos(Math.round(rs.getDouble(5) * 1e9)), rs.getBoolean(6));
   }
 
-  private <T> T call(String what, Function<Handle, T> work) {
-    try {
-      return jdbi.withHandle(work::apply);
-    } catch (JdbiException e) {
-      throw Failures.quota(what, e);
-    }
+  /** Binds a statement's parameters. */
+  @FunctionalInterface
+  private interface Binder {
+    void bind(PreparedStatement ps) throws SQLException;
+  }
+
+  /** Reads one row. */
+  @FunctionalInterface
+  private interface Row<T> {
+    T read(ResultSet rs) throws SQLException;
+  }
+
+  /** Runs one function in a transaction of its own (see {@link OwnTransaction}): all its rows. */
+  private <T> List<T> call(String what, String sql, Binder binder, Row<T> row) {
+    return tx.call(what, c -> {
+      try (PreparedStatement ps = c.prepareStatement(sql)) {
+        binder.bind(ps);
+        List<T> rows = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+          while (rs.next()) {
+            rows.add(row.read(rs));
+          }
+        }
+        return List.copyOf(rows);
+      }
+    });
   }
 
   private static long micros(Duration d, String name) {
