@@ -73,7 +73,8 @@ import org.jdbi.v3.core.JdbiException;
  * connection (a connection handed out with auto-commit off is committed after the step, so that
  * the pool's rollback on return never undoes it). A timed-out step throws, or completes
  * exceptionally with, a {@link RateLimitStoreException}; the decision is then unknown, and the
- * caller's fail-open or fail-closed choice answers. The wait for a pooled connection is the pool's own timeout.
+ * caller's fail-open or fail-closed choice answers. The wait for a pooled connection is the
+ * pool's own timeout.
  *
  * <p>Thread-safe: an instance holds only immutable configuration and its executor; all state is
  * in the database.
