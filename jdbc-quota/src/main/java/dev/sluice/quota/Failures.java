@@ -10,6 +10,8 @@ final class Failures {
   static final String INVALID_PARAMETER = "22023";
   /** SQLSTATE raised by consume_quota for a quota the subject's plan does not define. */
   static final String UNKNOWN_QUOTA = "SLQ01";
+  /** SQLSTATE of a lock wait that outlasted lock_timeout (V9 sets it on the request functions). */
+  static final String LOCK_TIMEOUT = "55P03";
 
   private Failures() {}
 
@@ -80,6 +82,14 @@ final class Failures {
       return new QuotaConfigurationException(what + " failed, the quota database is"
           + " misconfigured (" + configuration + "; see sluice.plan_quota and the subject's plan);"
           + " nothing was applied", failure);
+    }
+    SQLException sql = sqlCause(failure);
+    if (sql != null && LOCK_TIMEOUT.equals(sql.getSQLState())) {
+      // The statement was cancelled and its transaction rolled back: nothing was applied.
+      return new QuotaStoreException(what + " failed: the counter stayed locked by another session"
+          + " for longer than the quota functions' lock_timeout (5 s as shipped, V9); is a session"
+          + " idle in a transaction? (QuotaMaintenance.checkSystemLoad shows it); nothing was"
+          + " applied", true, failure);
     }
     boolean known = outcomeKnown(failure);
     return new QuotaStoreException(

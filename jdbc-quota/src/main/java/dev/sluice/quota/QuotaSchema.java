@@ -18,7 +18,7 @@ import java.util.Objects;
 import javax.sql.DataSource;
 
 /**
- * Installs the shipped PostgreSQL schema: the scripts {@code V1__…sql} to {@code V8__…sql} found on
+ * Installs the shipped PostgreSQL schema: the scripts {@code V1__…sql} to {@code V9__…sql} found on
  * the class path at {@value #LOCATION} (in the {@code sluice-jdbc-quota} jar), applied in order.
  *
  * <pre>{@code
@@ -63,7 +63,8 @@ public final class QuotaSchema {
       "V5__sluice_plan_time_zone_check.sql",
       "V6__sluice_quota_windows_and_clock.sql",
       "V7__sluice_one_statement_consume.sql",
-      "V8__sluice_cached_limit_consume.sql");
+      "V8__sluice_cached_limit_consume.sql",
+      "V9__sluice_lock_timeout.sql");
 
   /** Arbitrary but fixed: the advisory lock key of Sluice migrations ("sluice" in ASCII). */
   static final long LOCK_KEY = 0x736c75696365L;
