@@ -315,12 +315,23 @@ final class Admission implements AsyncListener, BodyReader.Sink {
 
   /** A store failed: the rule's fail-open/closed choice. Returns false when answered. */
   private boolean limitFailed(RateLimiter<String> limiter, RuntimeException e) throws IOException {
-    if (!rule.failOpen() && !rule.shadow()) {
+    boolean open = failsOpen(e);
+    if (!open) {
       closeIfBodyUnread();
       end(FilterOutcome.STORE_FAILURE_CLOSED);
     }
     return filter.storeFailed(rule, count, "rate-limit store for '" + limiter.name() + "'", e,
-        response);
+        open, response);
+  }
+
+  /**
+   * Whether a store failure lets the request through: the rule's fail-open choice (shadow rules
+   * always), except for an argument the store refuses ({@link IllegalArgumentException}, such as a
+   * user key longer than the store can hold). That is no outage but this key's for good: failing
+   * open would give its user no limit at all, so it fails closed whatever the rule says.
+   */
+  private boolean failsOpen(RuntimeException e) {
+    return rule.shadow() || rule.failOpen() && !(e instanceof IllegalArgumentException);
   }
 
   /** A limit decided. Returns false when the request was answered (refused). */
@@ -629,10 +640,11 @@ final class Admission implements AsyncListener, BodyReader.Sink {
       // Any failure, a store outage or an operator's mistake (a plan without this quota), is a
       // store failure: the rule's fail-open/closed choice answers, the cause goes to the log.
       requestId = null;
-      if (!rule.failOpen() && !rule.shadow()) {
+      boolean open = failsOpen(e);
+      if (!open) {
         end(FilterOutcome.STORE_FAILURE_CLOSED);
       }
-      return filter.storeFailed(rule, count, "quota store for '" + rule.quota() + "'", e,
+      return filter.storeFailed(rule, count, "quota store for '" + rule.quota() + "'", e, open,
           response);
     }
     request.setAttribute(SluiceFilter.QUOTA_ATTRIBUTE, q);

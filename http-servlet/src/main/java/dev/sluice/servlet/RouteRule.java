@@ -345,7 +345,9 @@ public final class RouteRule {
     /**
      * Chooses what a failing shared store means: true lets requests through (logged and counted),
      * false (the default) answers 503. Fail-closed is the default because a quota that fails open
-     * is no quota at all; choose open for limits that only smooth traffic.
+     * is no quota at all; choose open for limits that only smooth traffic. A key the store refuses
+     * as an argument ({@link IllegalArgumentException}, such as a user id too long for it) fails
+     * closed either way: failing open would exempt that key for good.
      *
      * @param failOpen the choice
      * @return this builder

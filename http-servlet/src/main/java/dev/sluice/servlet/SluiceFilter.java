@@ -276,13 +276,13 @@ public final class SluiceFilter implements Filter {
   }
 
   /**
-   * A store failed: count, log (throttled), and answer 503 unless the rule fails open.
+   * A store failed: count, log (throttled), and answer 503 unless the failure fails open.
    *
+   * @param open whether the request goes on (the caller's reading of the rule and the failure)
    * @return true when the request goes on (fail-open or shadow), false when it was answered
    */
   boolean storeFailed(RouteRule rule, RuleCounters count, String what, RuntimeException e,
-      HttpServletResponse response) throws IOException {
-    boolean open = rule.failOpen() || rule.shadow();
+      boolean open, HttpServletResponse response) throws IOException {
     noteStoreFailure(count, what + " failed; rule '" + rule.name() + "' fails "
         + (open ? "open" : "closed"), e);
     if (open) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.sluice.QuotaDecision;
 import dev.sluice.QuotaGate;
 import dev.sluice.QuotaStoreException;
+import dev.sluice.RateLimitStore;
 import dev.sluice.RateLimiter;
 import dev.sluice.RequestQueue;
 import dev.sluice.testing.ManualScheduler;
@@ -413,14 +414,67 @@ abstract class HostileClientTest {
   }
 
   @Test
-  void anyQuotaFailure_failOpen_letsTheRequestThrough() throws Exception {
+  void quotaStoreOutage_failOpen_letsTheRequestThrough() throws Exception {
     Echo echo = new Echo();
-    SluiceFilter f = filter().quotaGate(new BrokenQuota()).userKeyResolver(r -> "alice")
+    QuotaGate down = new QuotaGate() {
+      @Override
+      public QuotaDecision consume(String subject, String quota, int amount, String requestId) {
+        throw new QuotaStoreException("connection refused", true, null);
+      }
+
+      @Override
+      public boolean refund(String subject, String quota, String requestId) {
+        return false;
+      }
+    };
+    SluiceFilter f = filter().quotaGate(down).userKeyResolver(r -> "alice")
         .rule(RouteRule.builder("chat").path("/api/chat").quota("chat").failOpen(true).build())
         .build();
     start(f, echo);
     assertThat(post("/api/chat", "hi").body()).isEqualTo("echo:hi");
     assertThat(f.stats().storeFailures()).isEqualTo(1);
+  }
+
+  /**
+   * A user key the store refuses as an argument (a user id longer than the PostgreSQL quota
+   * accepts, say one chosen at sign-up) is no outage: failing open would give that user no limit
+   * at all, so it fails closed even on a fail-open rule, for the quota and for rate limits.
+   */
+  @Test
+  void argumentTheStoreRefuses_failOpenRule_failsClosedAnyway() throws Exception {
+    BrokenQuota quota = new BrokenQuota();
+    RateLimiter<String> refusingKeys = RateLimiter.builder().name("per-user")
+        .limit(100, Duration.ofMinutes(1)).build(new RefusingKeyStore());
+    SluiceFilter f = filter().quotaGate(quota).userKeyResolver(r -> r.getHeader("X-Test-User"))
+        .rule(RouteRule.builder("chat").path("/api/chat").quota("chat").failOpen(true).build())
+        .rule(RouteRule.builder("limited").path("/api/limited").perUser(refusingKeys)
+            .failOpen(true).build())
+        .build();
+    start(f, new Echo());
+
+    HttpResponse<String> r = jetty.send(HttpRequest.newBuilder(jetty.uri("/api/chat"))
+        .header("X-Test-User", "alice").POST(HttpRequest.BodyPublishers.ofString("hi")));
+    assertThat(r.statusCode()).isEqualTo(503);
+    assertThat(ServletContainer.json(r).get("error").asText()).isEqualTo("unavailable");
+    assertThat(quota.consumes).hasValue(1);
+
+    HttpResponse<String> limited = jetty.send(HttpRequest.newBuilder(jetty.uri("/api/limited"))
+        .header("X-Test-User", "x".repeat(2000)).POST(HttpRequest.BodyPublishers.ofString("hi")));
+    assertThat(limited.statusCode()).isEqualTo(503);
+    assertThat(ServletContainer.json(limited).get("error").asText()).isEqualTo("unavailable");
+    assertThat(f.stats().storeFailures()).isEqualTo(2);
+  }
+
+  /** A rate-limit store that refuses keys over 1000 chars as an argument; allows the rest. */
+  private static final class RefusingKeyStore implements RateLimitStore<String> {
+    @Override
+    public Outcome acquire(String key, long incrementNanos, long toleranceNanos) {
+      if (key.length() > 1000) {
+        throw new IllegalArgumentException("key must be at most 1000 chars but was "
+            + key.length());
+      }
+      return new Outcome(true, 0, 0);
+    }
   }
 
   /** An in-memory quota that can answer a dry run. */

@@ -77,8 +77,9 @@ import org.jdbi.v3.core.Jdbi;
  * a future window. {@link Builder#clock(Clock)} is for tests: it calls the functions' {@code _at}
  * twins, which take the time as their last argument and which only the schema owner may run.
  *
- * <p><b>Failures.</b> Invalid arguments (blank names, amount &lt; 1) throw
- * {@link IllegalArgumentException} before any database call. Everything that fails in the
+ * <p><b>Failures.</b> Invalid arguments (blank names, amount &lt; 1, a subject over 1024 bytes in
+ * UTF-8, a quota name over 128, a request id over 512: longer ones do not fit a PostgreSQL index
+ * entry) throw {@link IllegalArgumentException} before any database call. Everything that fails in the
  * database throws {@link QuotaStoreException}, never a silent allow, so a caller can apply one
  * fail-open or fail-closed choice to every quota failure:
  * {@link QuotaConfigurationException}, a subtype, when the subject's plan does not define the
@@ -213,12 +214,10 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
    */
   @Override
   public QuotaDecision consume(String subject, String quota, int amount, String requestId) {
-    requireText(subject, "subject");
-    requireText(quota, "quota");
+    Keys.requireSubject(subject);
+    Keys.requireQuota(quota);
     requireAmount(amount);
-    if (requestId != null && requestId.isBlank()) {
-      throw new IllegalArgumentException("requestId must be null or non-blank but was blank");
-    }
+    Keys.requireRequestId(requestId);
     QuotaListener[] ls = listeners;
     if (ls.length == 0) {
       return decide(clock == null ? CONSUME : CONSUME_AT, "consume", subject, quota, amount, true,
@@ -341,8 +340,8 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
    */
   @Override
   public QuotaDecision check(String subject, String quota, int amount) {
-    requireText(subject, "subject");
-    requireText(quota, "quota");
+    Keys.requireSubject(subject);
+    Keys.requireQuota(quota);
     requireAmount(amount);
     return decide(clock == null ? CHECK : CHECK_AT, "check", subject, quota, amount, false, null);
   }
@@ -393,9 +392,10 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
    */
   @Override
   public boolean refund(String subject, String quota, String requestId) {
-    requireText(subject, "subject");
-    requireText(quota, "quota");
-    requireText(requestId, "requestId");
+    Keys.requireSubject(subject);
+    Keys.requireQuota(quota);
+    Keys.requireText(requestId, "requestId");
+    Keys.requireRequestId(requestId);
     QuotaListener[] ls = listeners;
     boolean refunded;
     try {
@@ -493,7 +493,7 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
    * @throws QuotaStoreException if the database failed
    */
   public Optional<QuotaStatus> status(String subject, String quota) {
-    requireText(subject, "subject");
+    Keys.requireSubject(subject);
     List<QuotaStatus> all = status(List.of(subject), quota);
     return all.isEmpty() ? Optional.empty() : Optional.of(all.get(0));
   }
@@ -512,10 +512,10 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
    */
   public List<QuotaStatus> status(Collection<String> subjects, String quota) {
     Objects.requireNonNull(subjects, "subjects");
-    requireText(quota, "quota");
+    Keys.requireQuota(quota);
     String[] array = subjects.toArray(new String[0]);
     for (String s : array) {
-      requireText(s, "subject");
+      Keys.requireSubject(s);
     }
     String what = "status of '" + quota + "' for "
         + (array.length == 1 ? "'" + array[0] + "'" : array.length + " subjects");
@@ -595,13 +595,6 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
   private static void requireAmount(int amount) {
     if (amount < 1) {
       throw new IllegalArgumentException("amount must be >= 1 but was " + amount);
-    }
-  }
-
-  static void requireText(String value, String name) {
-    if (value == null || value.isBlank()) {
-      throw new IllegalArgumentException(
-          name + " must be non-blank but was " + (value == null ? "null" : "'" + value + "'"));
     }
   }
 

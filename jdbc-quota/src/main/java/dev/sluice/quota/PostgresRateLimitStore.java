@@ -43,7 +43,10 @@ import org.jdbi.v3.core.JdbiException;
  *
  * <p><b>Keys.</b> A key is stored as {@code (namespace, text)}: the namespace (usually the
  * limiter's name) lets several limiters share the table, and the key-to-text function turns a key
- * into text ({@code String.valueOf} by default). Distinct keys must map to distinct texts.
+ * into text ({@code String.valueOf} by default). Distinct keys must map to distinct texts. A text
+ * longer than 512 bytes in UTF-8 is stored as {@code sha256:} and its hex SHA-256 (a B-tree entry
+ * holds at most ~2,700 bytes: a longer key used to fail in the database, and a fail-open limiter
+ * then let its requests through unlimited). The namespace is at most 128 bytes.
  *
  * <p><b>Time.</b> The database server's clock: nanoseconds since the Unix epoch with
  * microsecond resolution, read once per statement, so every instance uses the same clock and a
@@ -147,7 +150,7 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
    * @param namespace the namespace of this limiter's keys, such as its name
    * @return a new store
    * @throws NullPointerException if {@code dataSource} is null
-   * @throws IllegalArgumentException if {@code namespace} is blank
+   * @throws IllegalArgumentException if {@code namespace} is blank or over 128 bytes in UTF-8
    */
   public static <K> PostgresRateLimitStore<K> create(DataSource dataSource, String namespace) {
     return PostgresRateLimitStore.<K>builder(dataSource, namespace).build();
@@ -161,7 +164,7 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
    * @param namespace the namespace of this limiter's keys, such as its name
    * @return a new builder
    * @throws NullPointerException if {@code dataSource} is null
-   * @throws IllegalArgumentException if {@code namespace} is blank
+   * @throws IllegalArgumentException if {@code namespace} is blank or over 128 bytes in UTF-8
    */
   public static <K> Builder<K> builder(DataSource dataSource, String namespace) {
     return new Builder<>(OwnTransaction.over(dataSource), namespace);
@@ -175,7 +178,7 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
    * @param namespace the namespace of this limiter's keys, such as its name
    * @return a new builder
    * @throws NullPointerException if {@code jdbi} is null
-   * @throws IllegalArgumentException if {@code namespace} is blank
+   * @throws IllegalArgumentException if {@code namespace} is blank or over 128 bytes in UTF-8
    */
   public static <K> Builder<K> builder(Jdbi jdbi, String namespace) {
     return new Builder<>(OwnTransaction.over(jdbi), namespace);
@@ -259,7 +262,8 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
   }
 
   private String text(K key) {
-    return Objects.requireNonNull(keyText.apply(Objects.requireNonNull(key, "key")), "key text");
+    return Keys.rateLimitKey(
+        Objects.requireNonNull(keyText.apply(Objects.requireNonNull(key, "key")), "key text"));
   }
 
   private Outcome step(String text, long incrementNanos, long toleranceNanos) {
@@ -378,7 +382,7 @@ public final class PostgresRateLimitStore<K> implements RateLimitStore<K>, AutoC
     private Executor executor;
 
     Builder(OwnTransaction tx, String namespace) {
-      AtomicQuotaRepository.requireText(namespace, "namespace");
+      Keys.requireText(namespace, "namespace", Keys.MAX_NAMESPACE_BYTES);
       this.tx = tx;
       this.namespace = namespace;
     }

@@ -6,10 +6,10 @@ package dev.sluice.quota;
  *
  * <p>Immutable and thread-safe.
  *
- * @param subject who is charged, such as a user id; non-blank
- * @param quota the quota's name, such as {@code "chat"}; non-blank
+ * @param subject who is charged, such as a user id; non-blank, at most 1024 bytes in UTF-8
+ * @param quota the quota's name, such as {@code "chat"}; non-blank, at most 128 bytes
  * @param amount units to consume, &gt;= 1
- * @param requestId an idempotency key, or null for none; never blank
+ * @param requestId an idempotency key, or null for none; never blank, at most 512 bytes
  */
 public record QuotaRequest(String subject, String quota, int amount, String requestId) {
   /**
@@ -19,18 +19,16 @@ public record QuotaRequest(String subject, String quota, int amount, String requ
    * @param quota the quota's name; non-blank
    * @param amount units to consume, &gt;= 1
    * @param requestId an idempotency key, or null for none; never blank
-   * @throws IllegalArgumentException if {@code subject} or {@code quota} is blank,
-   *     {@code amount} &lt; 1, or {@code requestId} is blank
+   * @throws IllegalArgumentException if {@code subject} or {@code quota} is blank or too long,
+   *     {@code amount} &lt; 1, or {@code requestId} is blank or too long
    */
   public QuotaRequest {
-    AtomicQuotaRepository.requireText(subject, "subject");
-    AtomicQuotaRepository.requireText(quota, "quota");
+    Keys.requireSubject(subject);
+    Keys.requireQuota(quota);
     if (amount < 1) {
       throw new IllegalArgumentException("amount must be >= 1 but was " + amount);
     }
-    if (requestId != null && requestId.isBlank()) {
-      throw new IllegalArgumentException("requestId must be null or non-blank but was blank");
-    }
+    Keys.requireRequestId(requestId);
   }
 
   /**
