@@ -44,9 +44,11 @@ import org.jdbi.v3.core.JdbiException;
  * <p><b>Keys.</b> A key is stored as {@code (namespace, text)}: the namespace (usually the
  * limiter's name) lets several limiters share the table, and the key-to-text function turns a key
  * into text ({@code String.valueOf} by default). Distinct keys must map to distinct texts. A text
- * longer than 512 bytes in UTF-8 is stored as {@code sha256:} and its hex SHA-256 (a B-tree entry
- * holds at most ~2,700 bytes: a longer key used to fail in the database, and a fail-open limiter
- * then let its requests through unlimited). The namespace is at most 128 bytes.
+ * longer than 512 bytes in UTF-8, or holding U+0000 or an unpaired surrogate, is stored as
+ * {@code sha256:} and the hex SHA-256 of its UTF-16 code units (a B-tree entry holds at most
+ * ~2,700 bytes and text cannot hold U+0000: such a key used to fail in the database, and a
+ * fail-open limiter then let its requests through unlimited; the driver sends an unpaired
+ * surrogate as {@code ?}, which merged distinct keys). The namespace is at most 128 bytes.
  *
  * <p><b>Time.</b> The database server's clock: nanoseconds since the Unix epoch with
  * microsecond resolution, read once per statement, so every instance uses the same clock and a

@@ -131,6 +131,31 @@ class QuotaKeyLengthTest {
   }
 
   @Test
+  void textsPostgresCannotHold_areRefusedAsQuotaKeys_andHashedAsRateLimitKeys() {
+    String nul = "user\u0000" + System.nanoTime();
+    assertThatThrownBy(() -> quotas.consume(nul, "chat"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("subject must not contain U+0000 or an unpaired surrogate (PostgreSQL text"
+            + " cannot hold them)");
+    assertThatThrownBy(() -> quotas.consume("u", "chat", 1, "r\uD800"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("requestId must not contain U+0000 or an unpaired surrogate");
+
+    String namespace = QuotaDatabase.unique("odd");
+    try (PostgresRateLimitStore<String> store = PostgresRateLimitStore.create(pool, namespace)) {
+      RateLimiter<String> limiter = RateLimiter.builder().name("odd")
+          .limit(1, Duration.ofMinutes(1)).build(store);
+      // Each its own counter: the driver would send "k?" for both unpaired surrogates.
+      for (String key : List.of("k\u0000a", "k\u0000b", "k\uD800", "k\uDC00", "k?")) {
+        assertThat(limiter.tryAcquire(key).allowed()).as("first of %s", key.codePoints().boxed().toList()).isTrue();
+        assertThat(limiter.tryAcquire(key).allowed()).as("second of %s", key.codePoints().boxed().toList()).isFalse();
+      }
+      assertThat(pg.queryLong("SELECT count(*) FROM sluice.rate_limit_state WHERE namespace = '"
+          + namespace + "'")).isEqualTo(5);
+    }
+  }
+
+  @Test
   void aNamespaceOverItsLimit_failsWhenTheStoreIsBuilt() {
     assertThatThrownBy(() -> PostgresRateLimitStore.create(pool, "n".repeat(129)))
         .isInstanceOf(IllegalArgumentException.class)
