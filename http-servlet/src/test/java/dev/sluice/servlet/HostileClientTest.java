@@ -416,17 +416,7 @@ abstract class HostileClientTest {
   @Test
   void quotaStoreOutage_failOpen_letsTheRequestThrough() throws Exception {
     Echo echo = new Echo();
-    QuotaGate down = new QuotaGate() {
-      @Override
-      public QuotaDecision consume(String subject, String quota, int amount, String requestId) {
-        throw new QuotaStoreException("connection refused", true, null);
-      }
-
-      @Override
-      public boolean refund(String subject, String quota, String requestId) {
-        return false;
-      }
-    };
+    QuotaGate down = new DownQuota("connection refused");
     SluiceFilter f = filter().quotaGate(down).userKeyResolver(r -> "alice")
         .rule(RouteRule.builder("chat").path("/api/chat").quota("chat").failOpen(true).build())
         .build();
@@ -463,6 +453,25 @@ abstract class HostileClientTest {
     assertThat(limited.statusCode()).isEqualTo(503);
     assertThat(ServletContainer.json(limited).get("error").asText()).isEqualTo("unavailable");
     assertThat(f.stats().storeFailures()).isEqualTo(2);
+  }
+
+  /** A quota store that is down: every consume fails with a QuotaStoreException. */
+  private static final class DownQuota implements QuotaGate {
+    private final String message;
+
+    DownQuota(String message) {
+      this.message = message;
+    }
+
+    @Override
+    public QuotaDecision consume(String subject, String quota, int amount, String requestId) {
+      throw new QuotaStoreException(message, false, null);
+    }
+
+    @Override
+    public boolean refund(String subject, String quota, String requestId) {
+      return false;
+    }
   }
 
   /** A rate-limit store that refuses keys over 1000 chars as an argument; allows the rest. */
@@ -576,17 +585,7 @@ abstract class HostileClientTest {
   @Test
   void failingQuota_neverMentionsTheStoreException_evenWhenItIsAQuotaStoreException()
       throws Exception {
-    QuotaGate down = new QuotaGate() {
-      @Override
-      public QuotaDecision consume(String s, String q, int a, String id) {
-        throw new QuotaStoreException("connection to 10.1.2.3:5432 refused", false, null);
-      }
-
-      @Override
-      public boolean refund(String s, String q, String id) {
-        return false;
-      }
-    };
+    QuotaGate down = new DownQuota("connection to 10.1.2.3:5432 refused");
     start(filter().quotaGate(down).userKeyResolver(r -> "alice")
         .rule(RouteRule.builder("chat").path("/api/chat").quota("chat").build()).build(),
         new Echo());
