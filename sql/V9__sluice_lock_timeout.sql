@@ -14,7 +14,8 @@
 -- on the functions: the caller's own lock_timeout does not change it, and it costs no extra
 -- statement per call. To choose another bound, alter the functions, e.g.
 --   ALTER FUNCTION sluice.consume_quota(text, text, integer, text) SET lock_timeout = '2s';
--- (and the same for the other functions below); '0' restores waiting forever.
+-- (and the same for all the other functions below, together: consume_quota_all and refund_quota
+-- run the _at twins, whose own setting applies inside them); '0' restores waiting forever.
 --
 -- Not bounded here: check_quota (it reads without locking), quota_status, and the maintenance
 -- functions (reset_expired_quota_windows may wait for many rows; run it from a scheduler with a

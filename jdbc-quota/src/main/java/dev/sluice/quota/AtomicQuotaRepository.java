@@ -130,6 +130,11 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
       System.getLogger(AtomicQuotaRepository.class.getName());
   private static final QuotaListener[] NONE = {};
 
+  /**
+   * Every call: a connection and a transaction of its own, plain JDBC (Jdbi's binding and mapping
+   * machinery cost several times the database call itself: ~50 µs of CPU and ~12 KB per call;
+   * docs/benchmarks.md).
+   */
   private final OwnTransaction tx;
   private final Clock clock;
   /** Copy-on-write: replaced, never changed, by {@link #addListener}. */
@@ -292,7 +297,7 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
 
   private List<QuotaDecision> consumeAll(String[] subjects, String[] quotas, Integer[] amounts,
       String[] requestIds, int n, String what) {
-    return call(what, c -> {
+    return tx.call(what, c -> {
       try (PreparedStatement ps = c.prepareStatement(clock == null ? CONSUME_ALL
           : CONSUME_ALL_AT)) {
         ps.setArray(1, c.createArrayOf("text", subjects));
@@ -351,7 +356,7 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
    */
   private QuotaDecision decide(String sql, String verb, String subject, String quota, int amount,
       boolean takesRequestId, String requestId) {
-    return call(verb + " of '" + quota + "' for '" + subject + "'", c -> {
+    return tx.call(verb + " of '" + quota + "' for '" + subject + "'", c -> {
       try (PreparedStatement ps = c.prepareStatement(sql)) {
         int i = 1;
         ps.setString(i++, subject);
@@ -363,13 +368,9 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
         if (clock != null) {
           ps.setObject(i, now());
         }
-        try (ResultSet rs = ps.executeQuery()) {
-          if (!rs.next()) {
-            throw new SQLException(verb + " returned no row");
-          }
-          return new QuotaDecision(rs.getBoolean(1), rs.getLong(2), rs.getLong(3),
-              rs.getLong(4), instant(rs, 5), quota);
-        }
+        ResultSet rs = single(ps, verb);
+        return new QuotaDecision(rs.getBoolean(1), rs.getLong(2), rs.getLong(3), rs.getLong(4),
+            instant(rs, 5), quota);
       }
     });
   }
@@ -394,12 +395,11 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
   public boolean refund(String subject, String quota, String requestId) {
     Keys.requireSubject(subject);
     Keys.requireQuota(quota);
-    Keys.requireText(requestId, "requestId");
-    Keys.requireRequestId(requestId);
+    Keys.requireText(requestId, "requestId", Keys.MAX_REQUEST_ID_BYTES);
     QuotaListener[] ls = listeners;
     boolean refunded;
     try {
-      refunded = call("refund of '" + quota + "' for '" + subject + "'", c -> {
+      refunded = tx.call("refund of '" + quota + "' for '" + subject + "'", c -> {
         try (PreparedStatement ps = c.prepareStatement(clock == null ? REFUND : REFUND_AT)) {
           ps.setString(1, subject);
           ps.setString(2, quota);
@@ -519,7 +519,7 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
     }
     String what = "status of '" + quota + "' for "
         + (array.length == 1 ? "'" + array[0] + "'" : array.length + " subjects");
-    return call(what, c -> {
+    return tx.call(what, c -> {
       try (PreparedStatement ps = c.prepareStatement(clock == null ? STATUS : STATUS_AT)) {
         ps.setArray(1, c.createArrayOf("text", array));
         ps.setString(2, quota);
@@ -549,7 +549,7 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
    * @throws QuotaStoreException if the database failed
    */
   public int resetExpiredWindows() {
-    return call("reset of expired quota windows", c -> {
+    return tx.call("reset of expired quota windows", c -> {
       try (PreparedStatement ps = c.prepareStatement(clock == null ? RESET : RESET_AT)) {
         if (clock != null) {
           ps.setObject(1, now());
@@ -564,21 +564,12 @@ public final class AtomicQuotaRepository implements QuotaGate, QuotaEvents {
     return "AtomicQuotaRepository[clock=" + (clock == null ? "database" : clock) + "]";
   }
 
-  /**
-   * Runs one call on a connection of its own, in a transaction of its own (see
-   * {@link OwnTransaction}), with plain JDBC: Jdbi's binding and mapping machinery cost several
-   * times the database call itself (~50 µs of CPU and ~12 KB per call; docs/benchmarks.md).
-   */
-  private <T> T call(String what, OwnTransaction.Work<T> work) {
-    return tx.call(what, work);
-  }
-
   /** The time to pass to the "_at" functions (only called when a clock was configured). */
   private OffsetDateTime now() {
     return OffsetDateTime.ofInstant(clock.instant(), ZoneOffset.UTC);
   }
 
-  /** Executes a statement that answers exactly one row, positioned on it. */
+  /** Executes a statement that answers one row, positioned on it (closed with the statement). */
   private static ResultSet single(PreparedStatement ps, String verb) throws SQLException {
     ResultSet rs = ps.executeQuery();
     if (!rs.next()) {

@@ -5,11 +5,11 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
- * What texts the quota tables may be keyed by. A PostgreSQL B-tree entry holds at
- * most about 2,700 bytes: a longer subject, request id or rate-limit key used to fail inside the
- * database ("index row size … exceeds btree version 4 maximum 2704"), which a fail-open rule then
- * answered by letting the request through, so a user with a very long id (one who chose it at
- * sign-up, say) had no limit at all. Subjects, quota names and request ids are now checked before
+ * What texts the quota tables may be keyed by. A PostgreSQL B-tree entry holds at most about
+ * 2,700 bytes: a longer subject, request id or rate-limit key used to fail inside the database
+ * ("index row size … exceeds btree version 4 maximum 2704"), which a fail-open rule then answered
+ * by letting the request through, so a user with a very long id (one who chose it at sign-up,
+ * say) had no limit at all. Subjects, quota names and request ids are now checked before
  * any database call; rate-limit keys, which nobody but the store reads, are stored by their
  * SHA-256 when long. The three limits together stay under the ledger's unique index's maximum.
  * The same goes for texts PostgreSQL cannot hold at all: U+0000 (an error in the database, so the
@@ -50,7 +50,7 @@ final class Keys {
     }
   }
 
-  static void requireText(String value, String name) {
+  private static void requireText(String value, String name) {
     if (value == null || value.isBlank()) {
       throw new IllegalArgumentException(
           name + " must be non-blank but was " + (value == null ? "null" : "'" + value + "'"));
@@ -105,7 +105,7 @@ final class Keys {
 
   /**
    * The UTF-8 length of {@code s}, or {@link #UNSTORABLE} when it holds U+0000 or an unpaired
-   * surrogate. One pass over the chars: ~20 ns for a UUID, against a database round trip.
+   * surrogate, in one pass over the chars.
    */
   static int utf8Length(String s) {
     int n = s.length();
